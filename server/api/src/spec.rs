@@ -1,0 +1,88 @@
+//! The OpenAPI document of the API: what dropshot derives from the trait, completed where
+//! dropshot has no words for it (several success statuses, the security scheme). The server
+//! serves this document and `cargo xtask regen` writes it to `openapi.json`.
+
+use serde_json::{Value, json};
+
+/// Name of the bearer-token security scheme in the document.
+const BEARER: &str = "bearer";
+
+/// Operations that carry their own authorization and take no bearer token.
+const UNAUTHENTICATED_OPERATIONS: &[&str] = &["droplet_bits_signed"];
+
+/// Operations that answer with the droplet's bits.
+const BITS_OPERATIONS: &[&str] = &["droplet_download", "droplet_bits_signed"];
+
+pub fn openapi_document() -> Value {
+    let description = crate::droplet_api_mod::stub_api_description()
+        .expect("the API trait describes a valid API");
+    let mut definition = description.openapi("Droplet bits API", semver::Version::new(3, 0, 0));
+    definition
+        .description(
+            "The Cloud Foundry Cloud Controller v3 droplet endpoints that move a droplet's bits: \
+             create a droplet, upload its gzip tarball, follow the upload job, download the bits.",
+        )
+        .license_name("Apache-2.0");
+    let mut document = definition.json().expect("the OpenAPI document serializes");
+    add_bearer_security(&mut document);
+    for operation in BITS_OPERATIONS {
+        describe_bits_responses(operation_mut(&mut document, operation));
+    }
+    document
+}
+
+fn add_bearer_security(document: &mut Value) {
+    document["components"]["securitySchemes"] = json!({
+        BEARER: {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "A UAA access token: `Authorization: bearer <JWT>`. Reads need \
+                cloud_controller.read, .admin, .admin_read_only or .global_auditor; everything \
+                else cloud_controller.write or .admin."
+        }
+    });
+    document["security"] = json!([{ BEARER: [] }]);
+    for operation in UNAUTHENTICATED_OPERATIONS {
+        operation_mut(document, operation)["security"] = json!([]);
+    }
+}
+
+fn describe_bits_responses(operation: &mut Value) {
+    let binary = json!({ "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } });
+    let header =
+        |description: &str| json!({ "description": description, "schema": { "type": "string" } });
+    let length = json!({ "description": "Bytes in the body.", "schema": { "type": "integer", "format": "uint64" } });
+    let etag = header("The quoted SHA-256 of the whole droplet.");
+    let accept_ranges = header("`bytes`: a `Range` request is answered with 206.");
+    let responses = &mut operation["responses"];
+    responses["200"] = json!({
+        "description": "The droplet's gzip tarball.",
+        "headers": { "Content-Length": length, "ETag": etag, "Accept-Ranges": accept_ranges },
+        "content": binary,
+    });
+    responses["206"] = json!({
+        "description": "The requested byte range of the droplet's gzip tarball.",
+        "headers": {
+            "Content-Length": length,
+            "Content-Range": header("`bytes FIRST-LAST/SIZE`."),
+            "ETag": etag,
+            "Accept-Ranges": accept_ranges,
+        },
+        "content": binary,
+    });
+    responses["302"] = json!({
+        "description": "The bits are at `Location`, a short-lived presigned or signed URL. \
+            Follow it without the `Authorization` header.",
+        "headers": { "Location": { "description": "Where to fetch the bits.", "required": true, "schema": { "type": "string" } } },
+    });
+}
+
+fn operation_mut<'a>(document: &'a mut Value, operation_id: &str) -> &'a mut Value {
+    let paths = document["paths"].as_object_mut().expect("the document has paths");
+    paths
+        .values_mut()
+        .flat_map(|item| item.as_object_mut().into_iter().flat_map(|m| m.values_mut()))
+        .find(|op| op["operationId"] == operation_id)
+        .unwrap_or_else(|| panic!("the API has an operation {operation_id}"))
+}

@@ -1,0 +1,214 @@
+//! Blobs as files in a local directory. A blob is written to `tmp/` on the same filesystem, flushed
+//! to disk while it streams in (so that the final fsync is short), fsynced, and renamed into place;
+//! the rename is then made durable by an fsync of the directory.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{BlobError, BlobStream, BlobWriter, Blobstore};
+
+/// Written bytes after which a background fdatasync is started, so the disk keeps up with the
+/// upload instead of receiving it all at commit.
+const FLUSH_EVERY_BYTES: u64 = 64 * 1024 * 1024;
+/// Chunks queued for the writer thread; with network-sized chunks this bounds memory to a few MiB.
+const WRITE_QUEUE_CHUNKS: usize = 32;
+/// Size of the chunks a download is read in.
+const READ_CHUNK_BYTES: usize = 1024 * 1024;
+/// Chunks read ahead of the network during a download.
+const READ_AHEAD_CHUNKS: usize = 4;
+
+pub struct LocalBlobstore {
+    root: PathBuf,
+}
+
+impl LocalBlobstore {
+    /// Opens the store at `root`, removing partial blobs left by a process that died mid-write.
+    pub fn open(root: &Path) -> anyhow::Result<Self> {
+        let tmp = root.join("tmp");
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp)?;
+        }
+        std::fs::create_dir_all(&tmp)?;
+        Ok(LocalBlobstore { root: root.to_owned() })
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        self.root.join(key)
+    }
+}
+
+fn failed(error: std::io::Error) -> BlobError {
+    if error.kind() == std::io::ErrorKind::NotFound {
+        BlobError::NotFound
+    } else {
+        BlobError::Failed(error.to_string())
+    }
+}
+
+#[async_trait::async_trait]
+impl Blobstore for LocalBlobstore {
+    async fn create(&self, key: &str) -> Result<Box<dyn BlobWriter>, BlobError> {
+        let final_path = self.path(key);
+        let temp_path = self.root.join("tmp").join(format!("{}.part", uuid::Uuid::new_v4()));
+        let file = File::create_new(&temp_path).map_err(failed)?;
+        let (chunks, receiver) = mpsc::channel(WRITE_QUEUE_CHUNKS);
+        let worker = std::thread::Builder::new()
+            .name("blob-writer".to_owned())
+            .spawn(move || write_blob(file, temp_path, final_path, receiver))
+            .map_err(failed)?;
+        Ok(Box::new(LocalBlobWriter { chunks, worker: Some(worker) }))
+    }
+
+    async fn size(&self, key: &str) -> Result<u64, BlobError> {
+        Ok(tokio::fs::metadata(self.path(key)).await.map_err(failed)?.len())
+    }
+
+    async fn read(&self, key: &str, first: u64, last: u64) -> Result<BlobStream, BlobError> {
+        let file = File::open(self.path(key)).map_err(failed)?;
+        let (sender, receiver) = mpsc::channel(READ_AHEAD_CHUNKS);
+        tokio::task::spawn_blocking(move || {
+            let mut offset = first;
+            while offset <= last {
+                let len = (last - offset + 1).min(READ_CHUNK_BYTES as u64) as usize;
+                let mut buffer = BytesMut::zeroed(len);
+                let chunk = match file.read_exact_at(&mut buffer, offset) {
+                    Ok(()) => Ok(buffer.freeze()),
+                    Err(e) => Err(e),
+                };
+                let stop = chunk.is_err();
+                // A closed channel means the client went away: stop reading.
+                if sender.blocking_send(chunk).is_err() || stop {
+                    return;
+                }
+                offset += len as u64;
+            }
+        });
+        Ok(Box::pin(ChunkStream(receiver)))
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        match tokio::fs::remove_file(self.path(key)).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(failed(e)),
+        }
+    }
+}
+
+/// The chunks a reader thread sends, as a stream.
+struct ChunkStream(mpsc::Receiver<std::io::Result<Bytes>>);
+
+impl futures::Stream for ChunkStream {
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx)
+    }
+}
+
+enum WriteCommand {
+    Chunk(Bytes),
+    Commit(oneshot::Sender<Result<(), BlobError>>),
+}
+
+struct LocalBlobWriter {
+    chunks: mpsc::Sender<WriteCommand>,
+    worker: Option<JoinHandle<()>>,
+}
+
+#[async_trait::async_trait]
+impl BlobWriter for LocalBlobWriter {
+    async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError> {
+        self.chunks
+            .send(WriteCommand::Chunk(chunk))
+            .await
+            .map_err(|_| BlobError::Failed("the blob writer stopped".to_owned()))
+    }
+
+    async fn commit(mut self: Box<Self>) -> Result<(), BlobError> {
+        let (done, result) = oneshot::channel();
+        self.chunks
+            .send(WriteCommand::Commit(done))
+            .await
+            .map_err(|_| BlobError::Failed("the blob writer stopped".to_owned()))?;
+        let result =
+            result.await.unwrap_or_else(|_| Err(BlobError::Failed("the blob writer died".into())));
+        if let Some(worker) = self.worker.take() {
+            let _ = tokio::task::spawn_blocking(move || worker.join()).await;
+        }
+        result
+    }
+}
+
+/// The writer thread: appends chunks, flushes in the background as it goes, and on commit makes
+/// the blob durable and renames it into place. If the channel closes without a commit (the upload
+/// was abandoned), or anything fails, the partial file is removed.
+fn write_blob(
+    mut file: File,
+    temp_path: PathBuf,
+    final_path: PathBuf,
+    mut commands: mpsc::Receiver<WriteCommand>,
+) {
+    let mut unflushed: u64 = 0;
+    let mut flusher: Option<JoinHandle<std::io::Result<()>>> = None;
+    let mut result: std::io::Result<()> = Ok(());
+    while let Some(command) = commands.blocking_recv() {
+        match command {
+            WriteCommand::Chunk(chunk) => {
+                if result.is_err() {
+                    continue;
+                }
+                result = file.write_all(&chunk);
+                unflushed += chunk.len() as u64;
+                if unflushed >= FLUSH_EVERY_BYTES
+                    && flusher.as_ref().is_none_or(|f| f.is_finished())
+                {
+                    unflushed = 0;
+                    if let Some(previous) = flusher.take() {
+                        result = result.and(join_flush(previous));
+                    }
+                    flusher =
+                        file.try_clone().ok().map(|f| std::thread::spawn(move || f.sync_data()));
+                }
+            }
+            WriteCommand::Commit(done) => {
+                let flushed = flusher.take().map_or(Ok(()), join_flush);
+                let outcome = result
+                    .and(flushed)
+                    .and_then(|()| file.sync_all())
+                    .and_then(|()| publish(&temp_path, &final_path))
+                    .map_err(failed);
+                if outcome.is_err() {
+                    let _ = std::fs::remove_file(&temp_path);
+                }
+                let _ = done.send(outcome);
+                return;
+            }
+        }
+    }
+    if let Some(previous) = flusher.take() {
+        let _ = join_flush(previous);
+    }
+    let _ = std::fs::remove_file(&temp_path);
+}
+
+fn join_flush(flusher: JoinHandle<std::io::Result<()>>) -> std::io::Result<()> {
+    flusher.join().unwrap_or_else(|_| Err(std::io::Error::other("flush thread panicked")))
+}
+
+/// Renames the durable temp file to its final name and makes the rename durable.
+fn publish(temp_path: &Path, final_path: &Path) -> std::io::Result<()> {
+    let directory = final_path.parent().expect("blob paths have a parent");
+    std::fs::create_dir_all(directory)?;
+    std::fs::rename(temp_path, final_path)?;
+    File::open(directory)?.sync_all()
+}

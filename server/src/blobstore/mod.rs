@@ -1,0 +1,67 @@
+//! The blobstore seam: where droplet bits live. One implementation per backend, chosen at start-up.
+//!
+//! The contract every backend keeps: a blob written through a [`BlobWriter`] is visible under its
+//! key only after `commit` returned, complete and durable; a writer dropped without commit leaves
+//! nothing behind.
+
+mod local;
+
+pub use local::LocalBlobstore;
+
+use std::pin::Pin;
+
+use bytes::Bytes;
+use futures::Stream;
+
+/// A stream of a blob's bytes.
+pub type BlobStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send + Sync>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("blob not found")]
+    NotFound,
+    /// The store could not be reached.
+    #[error("blobstore unavailable: {0}")]
+    Unavailable(String),
+    /// The store was reached but the operation failed.
+    #[error("blobstore operation failed: {0}")]
+    Failed(String),
+}
+
+impl From<BlobError> for droplet_api::CfError {
+    fn from(error: BlobError) -> Self {
+        match error {
+            BlobError::NotFound | BlobError::Unavailable(_) => Self::blobstore_unavailable(),
+            BlobError::Failed(_) => Self::blobstore_error(),
+        }
+    }
+}
+
+/// The blob key of a droplet's bits.
+pub fn droplet_key(guid: uuid::Uuid) -> String {
+    format!("droplets/{guid}")
+}
+
+#[async_trait::async_trait]
+pub trait Blobstore: Send + Sync {
+    /// Starts a new blob under `key`; nothing is visible there until the writer commits.
+    async fn create(&self, key: &str) -> Result<Box<dyn BlobWriter>, BlobError>;
+
+    /// Size of the blob under `key`.
+    async fn size(&self, key: &str) -> Result<u64, BlobError>;
+
+    /// Bytes `first..=last` of the blob under `key`.
+    async fn read(&self, key: &str, first: u64, last: u64) -> Result<BlobStream, BlobError>;
+
+    /// Removes the blob under `key`; removing a missing blob is not an error.
+    async fn delete(&self, key: &str) -> Result<(), BlobError>;
+}
+
+#[async_trait::async_trait]
+pub trait BlobWriter: Send {
+    /// Appends `chunk`. Waits when the backend is behind, so memory stays bounded.
+    async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError>;
+
+    /// Makes the blob durable and visible under its key.
+    async fn commit(self: Box<Self>) -> Result<(), BlobError>;
+}

@@ -1,0 +1,149 @@
+//! Server configuration: a TOML file (`--config`), overridden by flags and environment variables.
+//! Every key has a default that gives a working single-machine server (SQLite and a local blob
+//! directory under the data directory).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// Where the SQLite database, the local blobs and the development keys live.
+    pub data_dir: PathBuf,
+    /// Base of every absolute URL the server hands out (links, `Location`, signed URLs).
+    /// Defaults to `http://<bound address>`.
+    pub external_url: Option<String>,
+    /// Largest upload request body accepted, in bytes; larger ones get 413.
+    pub max_upload_bytes: u64,
+    /// Metadata database URL; defaults to `sqlite://<data_dir>/droplets.db`.
+    pub database_url: Option<String>,
+    pub blobstore: BlobstoreConfig,
+    pub auth: AuthConfig,
+    /// Log level: trace, debug, info, warn, error.
+    pub log_level: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlobstoreConfig {
+    /// Directory of the local blobstore; defaults to `<data_dir>/blobs`.
+    pub path: Option<PathBuf>,
+    /// Answer downloads with 302 to a signed URL served by this server, for clients that
+    /// insist on a redirect, instead of streaming the bits directly.
+    pub redirect_downloads: bool,
+    /// Lifetime of a signed download URL, in seconds.
+    pub signed_url_ttl_secs: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Required `iss` of tokens. Defaults to the development issuer when no keys are configured.
+    pub issuer: Option<String>,
+    /// Required member of `aud`: the resource id of this service.
+    pub audience: String,
+    /// Shared secrets for HS256/384/512 tokens.
+    pub hmac_keys: Vec<HmacKey>,
+    /// UAA public keys for RS256/384/512 tokens, PEM-encoded.
+    pub rsa_public_keys: Vec<RsaPublicKey>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HmacKey {
+    /// Key id (`kid` header) this secret answers to; any token without `kid` may use it.
+    pub kid: Option<String>,
+    pub secret: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RsaPublicKey {
+    pub kid: Option<String>,
+    /// The PEM text, or
+    pub pem: Option<String>,
+    /// a file holding it.
+    pub pem_file: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: "127.0.0.1:8080".parse().expect("valid address"),
+            data_dir: PathBuf::from("droplet-data"),
+            external_url: None,
+            max_upload_bytes: 2 * 1024 * 1024 * 1024,
+            database_url: None,
+            blobstore: BlobstoreConfig::default(),
+            auth: AuthConfig::default(),
+            log_level: "info".to_owned(),
+        }
+    }
+}
+
+impl Default for BlobstoreConfig {
+    fn default() -> Self {
+        BlobstoreConfig { path: None, redirect_downloads: false, signed_url_ttl_secs: 60 }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            issuer: None,
+            audience: "cloud_controller".to_owned(),
+            hmac_keys: vec![],
+            rsa_public_keys: vec![],
+        }
+    }
+}
+
+impl Config {
+    pub fn from_file(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading configuration file {}", path.display()))?;
+        toml::from_str(&text)
+            .with_context(|| format!("invalid configuration file {}", path.display()))
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.max_upload_bytes == 0 {
+            bail!("max_upload_bytes must be greater than 0");
+        }
+        if self.blobstore.signed_url_ttl_secs == 0 {
+            bail!("blobstore.signed_url_ttl_secs must be greater than 0");
+        }
+        if let Some(url) = &self.external_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            bail!("external_url must start with http:// or https://, got {url:?}");
+        }
+        for key in &self.auth.rsa_public_keys {
+            if key.pem.is_some() == key.pem_file.is_some() {
+                bail!("each auth.rsa_public_keys entry needs exactly one of pem and pem_file");
+            }
+        }
+        Ok(())
+    }
+
+    pub fn blob_dir(&self) -> PathBuf {
+        self.blobstore.path.clone().unwrap_or_else(|| self.data_dir.join("blobs"))
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}?mode=rwc", self.data_dir.join("droplets.db").display())
+        })
+    }
+
+    /// True when no token keys are configured: the server then trusts the development key in the
+    /// data directory, which `droplet-server token` signs with.
+    pub fn uses_development_key(&self) -> bool {
+        self.auth.hmac_keys.is_empty() && self.auth.rsa_public_keys.is_empty()
+    }
+}

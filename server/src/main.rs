@@ -1,0 +1,123 @@
+//! `droplet-server`: run the droplet bits service, or mint a development token for it.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use droplet_server::Config;
+
+#[derive(Parser)]
+#[command(name = "droplet-server", version, about = "Cloud Foundry droplet bits service")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default). Flags override the configuration file.
+    Serve(ServeArgs),
+    /// Print a JWT signed with the data directory's development key.
+    Token(TokenArgs),
+}
+
+#[derive(Args, Default)]
+struct ServeArgs {
+    /// Configuration file (TOML).
+    #[arg(long, env = "DROPLET_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080]; port 0 picks a free port.
+    #[arg(long, env = "DROPLET_BIND")]
+    bind: Option<SocketAddr>,
+    /// Directory for the SQLite database, local blobs and keys [default: ./droplet-data].
+    #[arg(long, env = "DROPLET_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Base URL clients reach this server at [default: http://<bound address>].
+    #[arg(long, env = "DROPLET_EXTERNAL_URL")]
+    external_url: Option<String>,
+}
+
+#[derive(Args)]
+struct TokenArgs {
+    /// Data directory of the server the token is for [default: ./droplet-data].
+    #[arg(long, env = "DROPLET_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Scope to grant; repeatable [default: cloud_controller.read and cloud_controller.write].
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    ttl: i64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(args) => serve(args),
+        Command::Token(args) => token(args),
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = match &args.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    if let Some(bind) = args.bind {
+        config.bind = bind;
+    }
+    if let Some(data_dir) = args.data_dir {
+        config.data_dir = data_dir;
+    }
+    if let Some(url) = args.external_url {
+        config.external_url = Some(url);
+    }
+    let level = serde_json::from_value(serde_json::Value::String(config.log_level.clone()))
+        .with_context(|| format!("invalid log_level {:?}", config.log_level))?;
+    let log = dropshot::ConfigLogging::StderrTerminal { level }
+        .to_logger("droplet-server")
+        .context("setting up logging")?;
+    tokio::runtime::Runtime::new()?.block_on(async move {
+        let data_dir = config.data_dir.clone();
+        let development = config.uses_development_key();
+        let server = droplet_server::start(config, log).await?;
+        let mut stdout = std::io::stdout();
+        writeln!(stdout, "listening on http://{}", server.local_addr())?;
+        if development {
+            writeln!(
+                stdout,
+                "get a token: droplet-server token --data-dir {}",
+                data_dir.display()
+            )?;
+        }
+        stdout.flush()?;
+        shutdown_signal().await;
+        server.close().await
+    })
+}
+
+async fn shutdown_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+fn token(args: TokenArgs) -> anyhow::Result<()> {
+    let data_dir = args.data_dir.unwrap_or_else(|| Config::default().data_dir);
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    let secret = droplet_server::dev_key::load_or_create(&data_dir)?;
+    let scopes = if args.scopes.is_empty() {
+        vec!["cloud_controller.read".to_owned(), "cloud_controller.write".to_owned()]
+    } else {
+        args.scopes
+    };
+    let audience = Config::default().auth.audience;
+    println!("{}", droplet_server::dev_key::mint_token(&secret, &audience, &scopes, args.ttl)?);
+    Ok(())
+}

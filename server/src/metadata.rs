@@ -1,0 +1,456 @@
+//! The metadata store: droplets and jobs in SQLite (embedded default) or PostgreSQL, through one
+//! query layer (`sqlx::Any`, `$N` placeholders, portable SQL). State changes that must not race
+//! are single conditional statements, so that concurrent requests, and replicas sharing one
+//! database, agree on who won.
+
+use std::collections::BTreeMap;
+
+use droplet_api::{CfError, DropletState, ErrorItem, JobState};
+use slog::Logger;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use uuid::Uuid;
+
+/// Schema changes, applied in order at start-up; each runs once.
+const MIGRATIONS: &[&str] = &[
+    // 1: droplets and jobs.
+    "CREATE TABLE droplets (
+        guid TEXT PRIMARY KEY,
+        app_guid TEXT NOT NULL,
+        state TEXT NOT NULL,
+        error TEXT,
+        checksum_sha256 TEXT,
+        checksum_sha1 TEXT,
+        blob_size BIGINT,
+        process_types TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        annotations TEXT NOT NULL,
+        upload_claim TEXT,
+        upload_claim_expires_ms BIGINT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+    );
+    CREATE INDEX droplets_app_guid ON droplets (app_guid);
+    CREATE TABLE jobs (
+        guid TEXT PRIMARY KEY,
+        operation TEXT NOT NULL,
+        state TEXT NOT NULL,
+        droplet_guid TEXT,
+        errors TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+    );",
+];
+
+/// Operation name of upload jobs.
+pub const UPLOAD_OPERATION: &str = "droplet.upload";
+
+#[derive(Clone, Debug)]
+pub struct DropletRecord {
+    pub guid: Uuid,
+    pub app_guid: Uuid,
+    pub state: DropletState,
+    pub error: Option<String>,
+    pub checksum_sha256: Option<String>,
+    pub blob_size: Option<u64>,
+    pub process_types: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct JobRecord {
+    pub guid: Uuid,
+    pub operation: String,
+    pub state: JobState,
+    pub droplet_guid: Option<Uuid>,
+    pub errors: Vec<ErrorItem>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// What a finished upload stored.
+pub struct StoredBits {
+    pub sha256: String,
+    pub sha1: String,
+    pub size: u64,
+}
+
+pub struct MetadataStore {
+    pool: AnyPool,
+    log: Logger,
+}
+
+impl MetadataStore {
+    /// Connects and brings the schema up to date.
+    pub async fn connect(url: &str, log: Logger) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let is_sqlite = url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            .max_connections(if is_sqlite { 4 } else { 16 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if is_sqlite {
+                        // WAL lets readers proceed during writes; busy_timeout makes writers
+                        // queue instead of failing; FULL keeps every commit durable.
+                        for pragma in [
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA synchronous = FULL",
+                            "PRAGMA busy_timeout = 10000",
+                        ] {
+                            sqlx::query(pragma).execute(&mut *conn).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await
+            .map_err(|e| anyhow::anyhow!("connecting to the metadata database: {e}"))?;
+        let store = MetadataStore { pool, log };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> anyhow::Result<()> {
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
+            .execute(&self.pool)
+            .await?;
+        for (index, migration) in MIGRATIONS.iter().enumerate() {
+            let version = index as i64 + 1;
+            let mut tx = self.pool.begin().await?;
+            let applied = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+            if applied {
+                continue;
+            }
+            for statement in migration.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                sqlx::query(statement).execute(&mut *tx).await?;
+            }
+            sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Maps a database failure to the CF error clients see, logging what really happened.
+    fn fail(&self, error: sqlx::Error) -> CfError {
+        slog::error!(self.log, "metadata database error"; "error" => %error);
+        match error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                CfError::service_unavailable("The metadata database is unavailable.")
+            }
+            _ => CfError::unknown(),
+        }
+    }
+
+    pub async fn insert_droplet(&self, droplet: &DropletRecord) -> Result<(), CfError> {
+        sqlx::query(
+            "INSERT INTO droplets (guid, app_guid, state, error, checksum_sha256, blob_size,
+                process_types, labels, annotations, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(droplet.guid.to_string())
+        .bind(droplet.app_guid.to_string())
+        .bind(droplet.state.as_str())
+        .bind(droplet.error.clone())
+        .bind(droplet.checksum_sha256.clone())
+        .bind(droplet.blob_size.map(|s| s as i64))
+        .bind(to_json(&droplet.process_types))
+        .bind(to_json(&droplet.labels))
+        .bind(to_json(&droplet.annotations))
+        .bind(droplet.created_at)
+        .bind(droplet.updated_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    pub async fn droplet(&self, guid: Uuid) -> Result<Option<DropletRecord>, CfError> {
+        let row = sqlx::query("SELECT * FROM droplets WHERE guid = $1")
+            .bind(guid.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| self.fail(e))?;
+        row.map(|row| droplet_from_row(&row)).transpose().map_err(|e| self.fail(e))
+    }
+
+    pub async fn job(&self, guid: Uuid) -> Result<Option<JobRecord>, CfError> {
+        let row = sqlx::query("SELECT * FROM jobs WHERE guid = $1")
+            .bind(guid.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| self.fail(e))?;
+        row.map(|row| job_from_row(&row)).transpose().map_err(|e| self.fail(e))
+    }
+
+    /// Reserves the droplet for one upload while its body streams in. The droplet stays
+    /// `AWAITING_UPLOAD` to the outside; the claim lapses at `expires_ms` unless renewed, so an
+    /// upload whose server died does not block the droplet forever. False if another upload holds
+    /// it or the droplet is no longer awaiting bits.
+    pub async fn claim_upload(
+        &self,
+        droplet: Uuid,
+        claim: Uuid,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> Result<bool, CfError> {
+        let result = sqlx::query(
+            "UPDATE droplets SET upload_claim = $1, upload_claim_expires_ms = $2
+             WHERE guid = $3 AND state = 'AWAITING_UPLOAD'
+               AND (upload_claim IS NULL OR upload_claim_expires_ms < $4)",
+        )
+        .bind(claim.to_string())
+        .bind(expires_ms)
+        .bind(droplet.to_string())
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    pub async fn renew_upload_claim(
+        &self,
+        droplet: Uuid,
+        claim: Uuid,
+        expires_ms: i64,
+    ) -> Result<bool, CfError> {
+        let result = sqlx::query(
+            "UPDATE droplets SET upload_claim_expires_ms = $1 WHERE guid = $2 AND upload_claim = $3",
+        )
+        .bind(expires_ms)
+        .bind(droplet.to_string())
+        .bind(claim.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    pub async fn release_upload_claim(&self, droplet: Uuid, claim: Uuid) -> Result<(), CfError> {
+        sqlx::query(
+            "UPDATE droplets SET upload_claim = NULL, upload_claim_expires_ms = NULL
+             WHERE guid = $1 AND upload_claim = $2",
+        )
+        .bind(droplet.to_string())
+        .bind(claim.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    /// The body of a claimed upload has arrived: moves the droplet to `PROCESSING_UPLOAD` and
+    /// records its job, atomically. False if the claim was lost meanwhile.
+    pub async fn start_upload_job(
+        &self,
+        droplet: Uuid,
+        claim: Uuid,
+        job: &JobRecord,
+    ) -> Result<bool, CfError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
+        let moved = sqlx::query(
+            "UPDATE droplets SET state = 'PROCESSING_UPLOAD', upload_claim = NULL,
+                upload_claim_expires_ms = NULL, updated_at = $1
+             WHERE guid = $2 AND upload_claim = $3 AND state = 'AWAITING_UPLOAD'",
+        )
+        .bind(job.created_at)
+        .bind(droplet.to_string())
+        .bind(claim.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.fail(e))?;
+        if moved.rows_affected() != 1 {
+            return Ok(false);
+        }
+        insert_job(&mut tx, job).await.map_err(|e| self.fail(e))?;
+        tx.commit().await.map_err(|e| self.fail(e))?;
+        Ok(true)
+    }
+
+    /// The upload job succeeded: the droplet is `STAGED` with its checksum, the job `COMPLETE`.
+    pub async fn complete_upload(
+        &self,
+        droplet: Uuid,
+        job: Uuid,
+        bits: &StoredBits,
+        now: i64,
+    ) -> Result<(), CfError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
+        sqlx::query(
+            "UPDATE droplets SET state = 'STAGED', checksum_sha256 = $1, checksum_sha1 = $2,
+                blob_size = $3, error = NULL, updated_at = $4
+             WHERE guid = $5 AND state = 'PROCESSING_UPLOAD'",
+        )
+        .bind(bits.sha256.clone())
+        .bind(bits.sha1.clone())
+        .bind(bits.size as i64)
+        .bind(now)
+        .bind(droplet.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.fail(e))?;
+        set_job_state(&mut tx, job, JobState::Complete, &[], now)
+            .await
+            .map_err(|e| self.fail(e))?;
+        tx.commit().await.map_err(|e| self.fail(e))
+    }
+
+    /// A job failed: the job is `FAILED` with `error`, and its droplet, if still being processed,
+    /// `FAILED` with `error.detail`.
+    pub async fn fail_job(
+        &self,
+        job: Uuid,
+        droplet: Uuid,
+        error: &ErrorItem,
+        now: i64,
+    ) -> Result<(), CfError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
+        sqlx::query(
+            "UPDATE droplets SET state = 'FAILED', error = $1, updated_at = $2
+             WHERE guid = $3 AND state IN ('PROCESSING_UPLOAD', 'COPYING')",
+        )
+        .bind(error.detail.clone())
+        .bind(now)
+        .bind(droplet.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.fail(e))?;
+        set_job_state(&mut tx, job, JobState::Failed, std::slice::from_ref(error), now)
+            .await
+            .map_err(|e| self.fail(e))?;
+        tx.commit().await.map_err(|e| self.fail(e))
+    }
+
+    /// After a restart of the only server on this database: no upload is streaming any more, and
+    /// any upload job still processing lost the state it needed. Returns the jobs failed.
+    pub async fn recover_after_restart(
+        &self,
+        error: &ErrorItem,
+        now: i64,
+    ) -> Result<Vec<JobRecord>, CfError> {
+        sqlx::query(
+            "UPDATE droplets SET upload_claim = NULL, upload_claim_expires_ms = NULL
+             WHERE upload_claim IS NOT NULL",
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        let rows = sqlx::query("SELECT * FROM jobs WHERE state = 'PROCESSING' AND operation = $1")
+            .bind(UPLOAD_OPERATION)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.fail(e))?;
+        let mut failed = Vec::new();
+        for row in rows {
+            let job = job_from_row(&row).map_err(|e| self.fail(e))?;
+            if let Some(droplet) = job.droplet_guid {
+                self.fail_job(job.guid, droplet, error, now).await?;
+            }
+            failed.push(job);
+        }
+        Ok(failed)
+    }
+}
+
+async fn insert_job(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    job: &JobRecord,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO jobs (guid, operation, state, droplet_guid, errors, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(job.guid.to_string())
+    .bind(job.operation.clone())
+    .bind(job.state.as_str())
+    .bind(job.droplet_guid.map(|g| g.to_string()))
+    .bind(to_json(&job.errors))
+    .bind(job.created_at)
+    .bind(job.updated_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn set_job_state(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    job: Uuid,
+    state: JobState,
+    errors: &[ErrorItem],
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE jobs SET state = $1, errors = $2, updated_at = $3
+         WHERE guid = $4 AND state = 'PROCESSING'",
+    )
+    .bind(state.as_str())
+    .bind(to_json(&errors))
+    .bind(now)
+    .bind(job.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain data serializes")
+}
+
+fn decode_err(what: &str, value: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("bad {what} in database: {value:?}").into())
+}
+
+fn uuid_column(row: &AnyRow, column: &str) -> Result<Uuid, sqlx::Error> {
+    let text: String = row.try_get(column)?;
+    Uuid::parse_str(&text).map_err(|_| decode_err(column, &text))
+}
+
+fn json_column<T: serde::de::DeserializeOwned>(
+    row: &AnyRow,
+    column: &str,
+) -> Result<T, sqlx::Error> {
+    let text: String = row.try_get(column)?;
+    serde_json::from_str(&text).map_err(|_| decode_err(column, &text))
+}
+
+fn droplet_from_row(row: &AnyRow) -> Result<DropletRecord, sqlx::Error> {
+    let state: String = row.try_get("state")?;
+    Ok(DropletRecord {
+        guid: uuid_column(row, "guid")?,
+        app_guid: uuid_column(row, "app_guid")?,
+        state: DropletState::parse(&state).ok_or_else(|| decode_err("state", &state))?,
+        error: row.try_get("error")?,
+        checksum_sha256: row.try_get("checksum_sha256")?,
+        blob_size: row.try_get::<Option<i64>, _>("blob_size")?.map(|s| s as u64),
+        process_types: json_column(row, "process_types")?,
+        labels: json_column(row, "labels")?,
+        annotations: json_column(row, "annotations")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn job_from_row(row: &AnyRow) -> Result<JobRecord, sqlx::Error> {
+    let state: String = row.try_get("state")?;
+    let droplet: Option<String> = row.try_get("droplet_guid")?;
+    Ok(JobRecord {
+        guid: uuid_column(row, "guid")?,
+        operation: row.try_get("operation")?,
+        state: JobState::parse(&state).ok_or_else(|| decode_err("state", &state))?,
+        droplet_guid: droplet.as_deref().and_then(|g| Uuid::parse_str(g).ok()),
+        errors: json_column(row, "errors")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}

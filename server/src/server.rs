@@ -1,0 +1,103 @@
+//! Starting the server: storage from configuration, recovery after a restart, the HTTP listener.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use anyhow::Context;
+use droplet_api::ErrorItem;
+use dropshot::{ConfigDropshot, HandlerTaskMode, HttpServer, ServerBuilder};
+use slog::Logger;
+
+use crate::auth::TokenVerifier;
+use crate::blobstore::LocalBlobstore;
+use crate::config::Config;
+use crate::context::ServerContext;
+use crate::endpoints::DropletApiImpl;
+use crate::metadata::MetadataStore;
+use crate::signing::{UrlSigner, load_or_create_secret};
+use crate::time::now_secs;
+
+pub struct RunningServer {
+    server: HttpServer<Arc<ServerContext>>,
+}
+
+impl RunningServer {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    pub fn context(&self) -> &Arc<ServerContext> {
+        self.server.app_private()
+    }
+
+    /// Runs until the server stops.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.server.await.map_err(|e| anyhow::anyhow!(e))
+    }
+
+    pub async fn close(self) -> anyhow::Result<()> {
+        self.server.close().await.map_err(|e| anyhow::anyhow!(e))
+    }
+}
+
+pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer> {
+    config.validate()?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let development_secret = match config.uses_development_key() {
+        true => Some(crate::dev_key::load_or_create(&config.data_dir)?),
+        false => None,
+    };
+    let tokens = TokenVerifier::new(&config.auth, development_secret.as_deref())?;
+    let url_signer =
+        UrlSigner::new(load_or_create_secret(&config.data_dir.join("url-signing-key"))?);
+    let database_url = config.database_url();
+    let store =
+        MetadataStore::connect(&database_url, log.new(slog::o!("component" => "metadata"))).await?;
+    if database_url.starts_with("sqlite:") {
+        // The embedded database belongs to this one server: whatever was in flight died with the
+        // previous process.
+        let interrupted = ErrorItem {
+            code: 10001,
+            title: "UnknownError".to_owned(),
+            detail: "The upload was interrupted by a server restart; upload into a new droplet."
+                .to_owned(),
+        };
+        let failed = store
+            .recover_after_restart(&interrupted, now_secs())
+            .await
+            .map_err(|e| anyhow::anyhow!("recovering after a restart: {e}"))?;
+        if !failed.is_empty() {
+            slog::warn!(log, "failed upload jobs interrupted by a restart"; "count" => failed.len());
+        }
+    }
+    let blobs = Arc::new(LocalBlobstore::open(&config.blob_dir())?);
+
+    let api = droplet_api::droplet_api_mod::api_description::<DropletApiImpl>()
+        .map_err(|e| anyhow::anyhow!("building the API: {e}"))?;
+    let dropshot_config = ConfigDropshot {
+        bind_address: config.bind,
+        default_request_body_max_bytes: droplet_api::MAX_JSON_BODY_BYTES,
+        // Handlers run to completion even when the client goes away, so that an abandoned upload
+        // is always cleaned up by the code that knows how.
+        default_handler_task_mode: HandlerTaskMode::Detached,
+        ..Default::default()
+    };
+    let context = Arc::new(ServerContext {
+        config: config.clone(),
+        external_url: OnceLock::new(),
+        store,
+        blobs,
+        tokens,
+        url_signer,
+        log: log.clone(),
+    });
+    let server = ServerBuilder::new(api, context, log)
+        .config(dropshot_config)
+        .start()
+        .map_err(|e| anyhow::anyhow!("starting the HTTP server: {e}"))?;
+    let external_url =
+        config.external_url.clone().unwrap_or_else(|| format!("http://{}", server.local_addr()));
+    let _ = server.app_private().external_url.set(external_url);
+    Ok(RunningServer { server })
+}

@@ -1,0 +1,76 @@
+//! Checks that the bits are a gzip-compressed tarball, and that the files listed in the upload's
+//! `resources` are in it with the listed size and SHA-1. Reads the stream once, to its end, so the
+//! gzip trailer (CRC and length) is verified too.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use droplet_api::UploadResource;
+use flate2::read::MultiGzDecoder;
+use sha1::{Digest, Sha1};
+
+/// Why the bits were refused; the text becomes the droplet's `error`.
+pub type Rejection = String;
+
+pub fn inspect(bits: impl Read, resources: &[UploadResource]) -> Result<(), Rejection> {
+    let mut wanted: HashMap<&str, &UploadResource> =
+        resources.iter().map(|r| (normalize(&r.path), r)).collect();
+    let mut decoder = MultiGzDecoder::new(bits);
+    {
+        let mut archive = tar::Archive::new(&mut decoder);
+        let entries = archive.entries().map_err(not_a_tarball)?;
+        for entry in entries {
+            let mut entry = entry.map_err(not_a_tarball)?;
+            if wanted.is_empty() {
+                continue;
+            }
+            let path = entry.path().map_err(not_a_tarball)?.to_string_lossy().into_owned();
+            if let Some(resource) = wanted.remove(normalize(&path)) {
+                check_resource(&mut entry, resource)?;
+            }
+        }
+    }
+    // The tarball's end marker may be followed by padding; the gzip stream must still end cleanly.
+    std::io::copy(&mut decoder, &mut std::io::sink()).map_err(not_a_tarball)?;
+    if let Some(path) = wanted.keys().min() {
+        return Err(format!("resource '{path}' is not in the droplet"));
+    }
+    Ok(())
+}
+
+fn check_resource(entry: &mut impl Read, resource: &UploadResource) -> Result<(), Rejection> {
+    let mut sha1 = Sha1::new();
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = entry.read(&mut buffer).map_err(not_a_tarball)?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        sha1.update(&buffer[..n]);
+    }
+    let path = &resource.path;
+    if size != resource.size_in_bytes {
+        return Err(format!(
+            "resource '{path}' has {size} bytes in the droplet, not {}",
+            resource.size_in_bytes
+        ));
+    }
+    let digest = hex::encode(sha1.finalize());
+    if !digest.eq_ignore_ascii_case(&resource.checksum.value) {
+        return Err(format!(
+            "resource '{path}' has SHA-1 {digest} in the droplet, not {}",
+            resource.checksum.value
+        ));
+    }
+    Ok(())
+}
+
+fn normalize(path: &str) -> &str {
+    path.trim_start_matches("./").trim_start_matches('/')
+}
+
+fn not_a_tarball(error: std::io::Error) -> Rejection {
+    format!("the droplet is not a valid gzip-compressed tarball: {error}")
+}

@@ -1,0 +1,163 @@
+//! `POST /v3/droplets/{guid}/upload`: the multipart body is parsed as it arrives, and the bits are
+//! fanned out, chunk by chunk, to the SHA-256 and SHA-1 digests, the gzip/tar inspection and the
+//! blobstore, each on a thread of its own. Nothing holds the droplet in memory.
+//!
+//! While the body streams in, the droplet stays `AWAITING_UPLOAD` under a lapsing upload claim
+//! (see `MetadataStore::claim_upload`), so that an upload that never completes leaves nothing
+//! behind. Once the body is complete the droplet moves to `PROCESSING_UPLOAD` with a
+//! `droplet.upload` job, the client gets its 202, and the job waits for the digests and the
+//! inspection, commits the blob and stages the droplet.
+
+mod form;
+mod inspect;
+mod job;
+mod sink;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use droplet_api::{CfError, UploadForm, UploadResource};
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::auth::{Access, Caller};
+use crate::blobstore::droplet_key;
+use crate::context::ServerContext;
+use crate::metadata::{DropletRecord, JobRecord, UPLOAD_OPERATION};
+use crate::time::{now_ms, now_secs};
+use form::UploadFormReader;
+use sink::Sink;
+
+/// How long an upload claim lasts without renewal; a streaming upload renews it every third of it.
+const CLAIM_LEASE: Duration = Duration::from_secs(30);
+
+const ONLY_ONCE: &str = "Droplet may be uploaded only once. Create a new droplet to upload bits.";
+
+/// Receives an upload and starts its job; returns the droplet (now `PROCESSING_UPLOAD`) and job.
+pub async fn receive(
+    ctx: &Arc<ServerContext>,
+    guid: &str,
+    caller: &Caller,
+    form: UploadForm,
+) -> Result<(DropletRecord, JobRecord), CfError> {
+    // Checks in the reference's order: the form (422), the droplet (404), the caller (403), the
+    // droplet's state (422).
+    let mut reader = UploadFormReader::open(form, ctx.config.max_upload_bytes)?;
+    let (mut bits, early_resources) = reader.read_until_bits().await?;
+    let droplet = ctx.droplet_by_path(guid).await?;
+    caller.require(Access::Write)?;
+    let claim = UploadClaim::take(ctx, droplet.guid).await?;
+
+    let resources_known = early_resources.clone().unwrap_or_default();
+    let mut sha256 = Sink::spawn(digest::<Sha256>);
+    let mut sha1 = Sink::spawn(digest::<Sha1>);
+    let mut inspection = Sink::spawn(move |bits| inspect::inspect(bits, &resources_known));
+    let mut blob = ctx.blobs.create(&droplet_key(droplet.guid)).await?;
+    while let Some(chunk) = bits.next_chunk(&mut reader).await? {
+        sha256.send(chunk.clone()).await;
+        sha1.send(chunk.clone()).await;
+        inspection.send(chunk.clone()).await;
+        blob.write(chunk).await?;
+    }
+    let late_resources = reader.read_after_bits(bits, early_resources.is_some()).await?;
+
+    let now = now_secs();
+    let job = JobRecord {
+        guid: Uuid::new_v4(),
+        operation: UPLOAD_OPERATION.to_owned(),
+        state: droplet_api::JobState::Processing,
+        droplet_guid: Some(droplet.guid),
+        errors: vec![],
+        created_at: now,
+        updated_at: now,
+    };
+    if !ctx.store.start_upload_job(droplet.guid, claim.id, &job).await? {
+        return Err(CfError::unprocessable(ONLY_ONCE));
+    }
+    claim.consumed();
+    tokio::spawn(job::finish(
+        ctx.clone(),
+        job::Work {
+            droplet: droplet.guid,
+            job: job.guid,
+            sha256,
+            sha1,
+            inspection,
+            blob,
+            late_resources,
+        },
+    ));
+    let droplet =
+        ctx.store.droplet(droplet.guid).await?.ok_or_else(|| CfError::not_found("Droplet"))?;
+    Ok((droplet, job))
+}
+
+/// Digests everything sent to the sink; returns the lowercase hex digest and the byte count.
+fn digest<D: Digest>(mut bits: sink::ChunkReader) -> (String, u64) {
+    let mut hasher = D::new();
+    let mut size = 0u64;
+    while let Some(chunk) = bits.next_chunk() {
+        size += chunk.len() as u64;
+        hasher.update(&chunk);
+    }
+    (hex::encode(hasher.finalize()), size)
+}
+
+/// The right to stream bits into a droplet. Renewed while held; released when dropped (the
+/// upload failed or the client went away) unless the upload got as far as its job.
+struct UploadClaim {
+    ctx: Arc<ServerContext>,
+    droplet: Uuid,
+    id: Uuid,
+    renewal: tokio::task::JoinHandle<()>,
+    released: bool,
+}
+
+impl UploadClaim {
+    async fn take(ctx: &Arc<ServerContext>, droplet: Uuid) -> Result<Self, CfError> {
+        let id = Uuid::new_v4();
+        let lease = CLAIM_LEASE.as_millis() as i64;
+        if !ctx.store.claim_upload(droplet, id, now_ms(), now_ms() + lease).await? {
+            return Err(CfError::unprocessable(ONLY_ONCE));
+        }
+        let renewal = tokio::spawn({
+            let ctx = ctx.clone();
+            async move {
+                let mut ticks = tokio::time::interval(CLAIM_LEASE / 3);
+                ticks.tick().await;
+                loop {
+                    ticks.tick().await;
+                    let _ = ctx.store.renew_upload_claim(droplet, id, now_ms() + lease).await;
+                }
+            }
+        });
+        Ok(UploadClaim { ctx: ctx.clone(), droplet, id, renewal, released: false })
+    }
+
+    /// The upload job took the droplet over; there is nothing left to release.
+    fn consumed(mut self) {
+        self.released = true;
+    }
+}
+
+impl Drop for UploadClaim {
+    fn drop(&mut self) {
+        self.renewal.abort();
+        if !self.released {
+            let (ctx, droplet, id) = (self.ctx.clone(), self.droplet, self.id);
+            tokio::spawn(async move {
+                let _ = ctx.store.release_upload_claim(droplet, id).await;
+            });
+        }
+    }
+}
+
+/// Parses the `resources` form field.
+fn parse_resources(text: &str) -> Result<Vec<UploadResource>, String> {
+    serde_json::from_str(text).map_err(|e| {
+        format!(
+            "resources must be a JSON array of {{path, size_in_bytes, checksum: {{value}}}}: {e}"
+        )
+    })
+}

@@ -1,0 +1,73 @@
+//! Workers that consume the upload's bytes on threads of their own, fed the same chunks in parallel
+//! (a chunk is reference-counted, not copied). Their queues are bounded, so a slow worker slows the
+//! upload down instead of letting memory grow.
+
+use std::io::Read;
+
+use bytes::{Buf, Bytes};
+use tokio::sync::mpsc;
+
+/// Chunks queued per worker.
+const QUEUE_CHUNKS: usize = 32;
+
+pub struct Sink<T> {
+    chunks: Option<mpsc::Sender<Bytes>>,
+    worker: tokio::task::JoinHandle<T>,
+}
+
+impl<T: Send + 'static> Sink<T> {
+    /// Runs `work` on a blocking thread, reading the chunks sent to the sink.
+    pub fn spawn(work: impl FnOnce(ChunkReader) -> T + Send + 'static) -> Self {
+        let (sender, receiver) = mpsc::channel(QUEUE_CHUNKS);
+        let worker = tokio::task::spawn_blocking(move || {
+            work(ChunkReader { receiver, current: Bytes::new() })
+        });
+        Sink { chunks: Some(sender), worker }
+    }
+
+    /// Hands `chunk` to the worker. A worker that has already finished (it found the bits invalid)
+    /// takes no more; that is not an error here, its result says why.
+    pub async fn send(&mut self, chunk: Bytes) {
+        if let Some(sender) = &self.chunks
+            && sender.send(chunk).await.is_err()
+        {
+            self.chunks = None;
+        }
+    }
+
+    /// Ends the input and waits for the worker's result.
+    pub async fn finish(mut self) -> T {
+        self.chunks = None;
+        self.worker.await.expect("upload workers do not panic")
+    }
+}
+
+/// The chunks sent to a sink, as a blocking reader.
+pub struct ChunkReader {
+    receiver: mpsc::Receiver<Bytes>,
+    current: Bytes,
+}
+
+impl ChunkReader {
+    /// The next chunk, or `None` at the end of the input.
+    pub fn next_chunk(&mut self) -> Option<Bytes> {
+        if self.current.has_remaining() {
+            return Some(std::mem::take(&mut self.current));
+        }
+        self.receiver.blocking_recv()
+    }
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while !self.current.has_remaining() {
+            match self.receiver.blocking_recv() {
+                Some(chunk) => self.current = chunk,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        self.current.copy_to_slice(&mut buf[..n]);
+        Ok(n)
+    }
+}

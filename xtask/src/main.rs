@@ -1,0 +1,74 @@
+//! Repository tasks. `cargo xtask regen` writes the generated files; `cargo xtask check` writes
+//! nothing and fails, with a diff, when a committed one is stale.
+
+mod generate;
+mod multipart;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "xtask")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Write openapi.json and the generated client.
+    Regen,
+    /// Fail if openapi.json or the generated client differs from what regen would write.
+    Check,
+}
+
+fn main() -> anyhow::Result<ExitCode> {
+    let root = repository_root();
+    match Cli::parse().task {
+        Task::Regen => regen(&root).map(|()| ExitCode::SUCCESS),
+        Task::Check => check(&root),
+    }
+}
+
+fn repository_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the repository").to_owned()
+}
+
+fn regen(root: &Path) -> anyhow::Result<()> {
+    for file in generate::generated_files()? {
+        let path = root.join(&file.path);
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(&file.contents) {
+            std::fs::write(&path, &file.contents)?;
+            println!("wrote {}", file.path.display());
+        }
+    }
+    Ok(())
+}
+
+fn check(root: &Path) -> anyhow::Result<ExitCode> {
+    let mut stale = 0;
+    for file in generate::generated_files()? {
+        let committed = std::fs::read_to_string(root.join(&file.path)).unwrap_or_default();
+        if committed != file.contents {
+            stale += 1;
+            let name = file.path.display().to_string();
+            let diff = similar::TextDiff::from_lines(&committed, &file.contents);
+            print!(
+                "{}",
+                diff.unified_diff()
+                    .context_radius(3)
+                    .header(&name, &format!("{name} (regenerated)"))
+            );
+        }
+    }
+    if stale > 0 {
+        eprintln!(
+            "{stale} generated file(s) are stale: run `cargo xtask regen` and commit the result"
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    println!("openapi.json and the generated client are up to date");
+    Ok(ExitCode::SUCCESS)
+}

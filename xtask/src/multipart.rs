@@ -1,0 +1,223 @@
+//! Client methods for the `multipart/form-data` operations of the document, which progenitor 0.15
+//! cannot generate. Generated from the same document, in progenitor's style (same `Client`,
+//! `ResponseValue` and `Error` types), so that `cargo xtask check` covers them like the rest.
+//!
+//! Form fields map to Rust types by their schema: a binary string is a streamed file part
+//! (`crate::FilePart`), a string a text part, and a reference to a component schema (or an array
+//! of them) a JSON part, the OpenAPI default for structured multipart fields.
+
+use anyhow::{Context, bail};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use serde_json::Value;
+
+pub const CONTENT_TYPE: &str = "multipart/form-data";
+
+/// Removes the multipart operations from `document` and returns the code of their client methods.
+pub fn take_operations(document: &mut Value) -> anyhow::Result<TokenStream> {
+    let components = document["components"].clone();
+    let mut methods = Vec::new();
+    let paths = document["paths"].as_object_mut().context("document has paths")?;
+    for (path, item) in paths.iter_mut() {
+        let item = item.as_object_mut().context("path item is an object")?;
+        let multipart: Vec<String> = item
+            .iter()
+            .filter(|(_, op)| op["requestBody"]["content"].get(CONTENT_TYPE).is_some())
+            .map(|(method, _)| method.clone())
+            .collect();
+        for method in multipart {
+            let operation = item.remove(&method).expect("listed above");
+            methods.push(
+                method_tokens(path, &method, &operation, &components)
+                    .with_context(|| format!("generating {} {path}", method.to_uppercase()))?,
+            );
+        }
+    }
+    Ok(quote! {
+        use crate::{Client, types};
+        #[allow(unused_imports)]
+        use progenitor_client::{ClientInfo, Error, ResponseValue, encode_path};
+        #(#methods)*
+    })
+}
+
+fn schema_ref_name(schema: &Value) -> Option<&str> {
+    schema["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/schemas/"))
+}
+
+/// Follows a `$ref` into the document's components (`#/components/KIND/NAME`).
+fn resolve<'a>(value: &'a Value, components: &'a Value) -> &'a Value {
+    let target = value["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/"));
+    match target.and_then(|t| t.split_once('/')) {
+        Some((kind, name)) => &components[kind][name],
+        None => value,
+    }
+}
+
+fn doc_lines(text: &str) -> Vec<TokenStream> {
+    text.lines().map(|line| quote! { #[doc = #line] }).collect()
+}
+
+enum FieldKind {
+    File,
+    Text,
+    Json(TokenStream),
+}
+
+fn field_kind(schema: &Value) -> anyhow::Result<FieldKind> {
+    if let Some(name) = schema_ref_name(schema) {
+        let ident = format_ident!("{name}");
+        return Ok(FieldKind::Json(quote! { types::#ident }));
+    }
+    match (schema["type"].as_str(), schema["format"].as_str()) {
+        (Some("string"), Some("binary")) => Ok(FieldKind::File),
+        (Some("string"), _) => Ok(FieldKind::Text),
+        (Some("array"), _) => match schema_ref_name(&schema["items"]) {
+            Some(name) => {
+                let ident = format_ident!("{name}");
+                Ok(FieldKind::Json(quote! { ::std::vec::Vec<types::#ident> }))
+            }
+            None => bail!("unsupported array field {schema}"),
+        },
+        _ => bail!("unsupported form field {schema}"),
+    }
+}
+
+fn method_tokens(
+    path: &str,
+    method: &str,
+    operation: &Value,
+    components: &Value,
+) -> anyhow::Result<TokenStream> {
+    let operation_id = operation["operationId"].as_str().context("operationId")?;
+    let name = format_ident!("{operation_id}");
+    let form_name = format_ident!("{}Form", to_pascal_case(operation_id));
+
+    // Path parameters, in the order they appear in the template.
+    let mut url_format = String::from("{}");
+    let mut path_args = Vec::new();
+    for segment in path.split('/').skip(1) {
+        url_format.push('/');
+        match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(param) => {
+                url_format.push_str("{}");
+                path_args.push(format_ident!("{param}"));
+            }
+            None => url_format.push_str(segment),
+        }
+    }
+
+    let form_schema =
+        resolve(&operation["requestBody"]["content"][CONTENT_TYPE]["schema"], components);
+    let required: Vec<&str> = form_schema["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut fields = Vec::new();
+    let mut parts = Vec::new();
+    for (field, schema) in form_schema["properties"].as_object().context("form properties")? {
+        let ident = format_ident!("{field}");
+        let docs = doc_lines(schema["description"].as_str().unwrap_or_default());
+        let is_required = required.contains(&field.as_str());
+        let (ty, to_part) = match field_kind(schema)? {
+            FieldKind::File => (quote! { crate::FilePart }, quote! { value.into_part() }),
+            FieldKind::Text => {
+                (quote! { ::std::string::String }, quote! { reqwest::multipart::Part::text(value) })
+            }
+            FieldKind::Json(ty) => (
+                ty,
+                quote! {
+                    reqwest::multipart::Part::text(
+                        serde_json::to_string(&value).map_err(|e| Error::InvalidRequest(e.to_string()))?,
+                    )
+                    .mime_str("application/json")
+                    .map_err(|e| Error::InvalidRequest(e.to_string()))?
+                },
+            ),
+        };
+        if is_required {
+            fields.push(quote! { #(#docs)* pub #ident: #ty, });
+            parts.push(
+                quote! { let value = form.#ident; multipart = multipart.part(#field, #to_part); },
+            );
+        } else {
+            fields.push(quote! { #(#docs)* pub #ident: ::std::option::Option<#ty>, });
+            parts.push(quote! {
+                if let Some(value) = form.#ident { multipart = multipart.part(#field, #to_part); }
+            });
+        }
+    }
+
+    let (success_code, success_type) = operation["responses"]
+        .as_object()
+        .context("responses")?
+        .iter()
+        .find_map(|(code, response)| {
+            let code: u16 = code.parse().ok()?;
+            let schema = &response["content"]["application/json"]["schema"];
+            (200..300)
+                .contains(&code)
+                .then(|| (code, schema_ref_name(schema).map(|n| format_ident!("{n}"))))
+        })
+        .context("a 2xx response")?;
+    let success_type = success_type.context("the 2xx response has a component schema")?;
+    let error_response = resolve(&operation["responses"]["4XX"], components);
+    let error_type = schema_ref_name(&error_response["content"]["application/json"]["schema"])
+        .map(|n| format_ident!("{n}"))
+        .context("a 4XX response with a component schema")?;
+
+    let summary = operation["summary"].as_str().unwrap_or_default();
+    let description = operation["description"].as_str().unwrap_or_default();
+    let sends =
+        format!("Sends a `{}` request to `{path}` as `{CONTENT_TYPE}`.", method.to_uppercase());
+    let method_docs = doc_lines(&format!("{summary}\n\n{description}\n\n{sends}"));
+    let form_doc = format!("The `{CONTENT_TYPE}` form of [`Client::{operation_id}`].");
+    let http_method = format_ident!("{method}");
+    let url_args = path_args.iter().map(|arg| quote! { encode_path(&#arg.to_string()) });
+
+    Ok(quote! {
+        #[doc = #form_doc]
+        pub struct #form_name {
+            #(#fields)*
+        }
+
+        impl Client {
+            #(#method_docs)*
+            pub async fn #name<'a>(
+                &'a self,
+                #(#path_args: &'a str,)*
+                form: #form_name,
+            ) -> Result<ResponseValue<types::#success_type>, Error<types::#error_type>> {
+                let url = format!(#url_format, self.baseurl(), #(#url_args),*);
+                let mut multipart = reqwest::multipart::Form::new();
+                #(#parts)*
+                let request = self
+                    .client()
+                    .#http_method(url)
+                    .header(reqwest::header::ACCEPT, reqwest::header::HeaderValue::from_static("application/json"))
+                    .header("api-version", <Client as ClientInfo<()>>::api_version())
+                    .multipart(multipart)
+                    .build()?;
+                let response = self.client().execute(request).await.map_err(Error::CommunicationError)?;
+                match response.status().as_u16() {
+                    #success_code => ResponseValue::from_response(response).await,
+                    400u16..=599u16 => Err(Error::ErrorResponse(ResponseValue::from_response(response).await?)),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+    })
+}
+
+fn to_pascal_case(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
