@@ -25,9 +25,7 @@ impl Client {
         guid: &'a str,
         form: DropletUploadForm,
     ) -> Result<ResponseValue<types::Droplet>, Error<types::Error>> {
-        let url = format!(
-            "{}/v3/droplets/{}/upload", self.baseurl(), encode_path(& guid.to_string())
-        );
+        let url = format!("{}/v3/droplets/{}/upload", self.baseurl(), encode_path(guid));
         let mut multipart = reqwest::multipart::Form::new();
         let value = form.bits;
         multipart = multipart.part("bits", value.into_part());

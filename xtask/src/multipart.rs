@@ -173,7 +173,7 @@ fn method_tokens(
     let method_docs = doc_lines(&format!("{summary}\n\n{description}\n\n{sends}"));
     let form_doc = format!("The `{CONTENT_TYPE}` form of [`Client::{operation_id}`].");
     let http_method = format_ident!("{method}");
-    let url_args = path_args.iter().map(|arg| quote! { encode_path(&#arg.to_string()) });
+    let url_args = path_args.iter().map(|arg| quote! { encode_path(#arg) });
 
     Ok(quote! {
         #[doc = #form_doc]

@@ -60,10 +60,12 @@ impl Client {
         }
         .await;
         let actual = hex::encode(sha256.finalize());
-        let outcome = outcome.and_then(|()| match actual == expected {
-            true => Ok(()),
-            false => Err(DownloadError::ChecksumMismatch { expected, actual: actual.clone() }),
-        });
+        let outcome = match outcome {
+            Ok(()) if actual != expected => {
+                Err(DownloadError::ChecksumMismatch { expected, actual: actual.clone() })
+            }
+            other => other,
+        };
         if let Err(error) = outcome {
             let _ = tokio::fs::remove_file(&partial).await;
             return Err(error);

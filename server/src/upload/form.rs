@@ -119,6 +119,13 @@ impl UploadFormReader {
         if reasons.is_empty() { Ok(resources) } else { Err(invalid(&reasons)) }
     }
 
+    /// Reads whatever is left of the body and throws it away.
+    pub async fn discard_rest(&mut self) {
+        while let Ok(Some(mut field)) = self.multipart.next_field().await {
+            while let Ok(Some(_)) = field.chunk().await {}
+        }
+    }
+
     async fn text(&self, mut field: multer::Field<'static>) -> Result<String, CfError> {
         let mut bytes = Vec::new();
         while let Some(chunk) = field.chunk().await.map_err(|e| self.failed(e))? {

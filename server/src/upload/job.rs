@@ -53,11 +53,11 @@ async fn store_bits(ctx: &ServerContext, work: Work) -> Result<StoredBits, Error
     }
     let key = droplet_key(work.droplet);
     work.blob.commit().await.map_err(|e| blobstore_failed(e.to_string()))?;
-    if let Some(resources) = work.late_resources {
-        if let Err(reason) = reinspect(ctx, &key, size, resources).await {
-            let _ = ctx.blobs.delete(&key).await;
-            return Err(reason);
-        }
+    if let Some(resources) = work.late_resources
+        && let Err(reason) = reinspect(ctx, &key, size, resources).await
+    {
+        let _ = ctx.blobs.delete(&key).await;
+        return Err(reason);
     }
     Ok(StoredBits { sha256, sha1, size })
 }

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use droplet_api::{CfError, UploadForm, UploadResource};
+use dropshot::ErrorStatusCode;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -41,9 +42,27 @@ pub async fn receive(
     caller: &Caller,
     form: UploadForm,
 ) -> Result<(DropletRecord, JobRecord), CfError> {
+    let mut reader = UploadFormReader::open(form, ctx.config.max_upload_bytes)?;
+    let result = receive_form(ctx, guid, caller, &mut reader).await;
+    if let Err(error) = &result
+        && error.status() != ErrorStatusCode::PAYLOAD_TOO_LARGE
+    {
+        // A client still sending would see the connection reset instead of this answer: read
+        // and discard the rest first, as the reference's buffering proxy does. Past the upload
+        // limit the stream ends by itself.
+        reader.discard_rest().await;
+    }
+    result
+}
+
+async fn receive_form(
+    ctx: &Arc<ServerContext>,
+    guid: &str,
+    caller: &Caller,
+    reader: &mut UploadFormReader,
+) -> Result<(DropletRecord, JobRecord), CfError> {
     // Checks in the reference's order: the form (422), the droplet (404), the caller (403), the
     // droplet's state (422).
-    let mut reader = UploadFormReader::open(form, ctx.config.max_upload_bytes)?;
     let (mut bits, early_resources) = reader.read_until_bits().await?;
     let droplet = ctx.droplet_by_path(guid).await?;
     caller.require(Access::Write)?;
@@ -54,7 +73,7 @@ pub async fn receive(
     let mut sha1 = Sink::spawn(digest::<Sha1>);
     let mut inspection = Sink::spawn(move |bits| inspect::inspect(bits, &resources_known));
     let mut blob = ctx.blobs.create(&droplet_key(droplet.guid)).await?;
-    while let Some(chunk) = bits.next_chunk(&mut reader).await? {
+    while let Some(chunk) = bits.next_chunk(reader).await? {
         sha256.send(chunk.clone()).await;
         sha1.send(chunk.clone()).await;
         inspection.send(chunk.clone()).await;
@@ -76,18 +95,16 @@ pub async fn receive(
         return Err(CfError::unprocessable(ONLY_ONCE));
     }
     claim.consumed();
-    tokio::spawn(job::finish(
-        ctx.clone(),
-        job::Work {
-            droplet: droplet.guid,
-            job: job.guid,
-            sha256,
-            sha1,
-            inspection,
-            blob,
-            late_resources,
-        },
-    ));
+    let work = job::Work {
+        droplet: droplet.guid,
+        job: job.guid,
+        sha256,
+        sha1,
+        inspection,
+        blob,
+        late_resources,
+    };
+    tokio::spawn(job::finish(ctx.clone(), work));
     let droplet =
         ctx.store.droplet(droplet.guid).await?.ok_or_else(|| CfError::not_found("Droplet"))?;
     Ok((droplet, job))
