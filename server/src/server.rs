@@ -9,7 +9,7 @@ use dropshot::{ConfigDropshot, HandlerTaskMode, HttpServer, ServerBuilder};
 use slog::Logger;
 
 use crate::auth::TokenVerifier;
-use crate::blobstore::LocalBlobstore;
+use crate::blobstore::{Blobstore, LocalBlobstore};
 use crate::config::Config;
 use crate::context::ServerContext;
 use crate::endpoints::DropletApiImpl;
@@ -51,6 +51,7 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
     let tokens = TokenVerifier::new(&config.auth, development_secret.as_deref())?;
     let url_signer =
         UrlSigner::new(load_or_create_secret(&config.data_dir.join("url-signing-key"))?);
+    let blobs = Arc::new(LocalBlobstore::open(&config.blob_dir())?);
     let database_url = config.database_url();
     let store =
         MetadataStore::connect(&database_url, log.new(slog::o!("component" => "metadata"))).await?;
@@ -67,12 +68,17 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
             .recover_after_restart(&interrupted, now_secs())
             .await
             .map_err(|e| anyhow::anyhow!("recovering after a restart: {e}"))?;
+        for job in &failed {
+            // The blob may have been published just before the process died: the droplet is
+            // FAILED now, so its bits must not linger.
+            if let Some(droplet) = job.droplet_guid {
+                blobs.delete(&crate::blobstore::droplet_key(droplet)).await?;
+            }
+        }
         if !failed.is_empty() {
             slog::warn!(log, "failed upload jobs interrupted by a restart"; "count" => failed.len());
         }
     }
-    let blobs = Arc::new(LocalBlobstore::open(&config.blob_dir())?);
-
     let api = droplet_api::droplet_api_mod::api_description::<DropletApiImpl>()
         .map_err(|e| anyhow::anyhow!("building the API: {e}"))?;
     let dropshot_config = ConfigDropshot {
