@@ -76,6 +76,9 @@ pub struct TokenVerifier {
 
 #[derive(Deserialize)]
 struct Claims {
+    /// A single string: jsonwebtoken alone would also accept a list containing the issuer.
+    #[allow(dead_code)]
+    iss: String,
     jti: Option<String>,
     user_id: Option<String>,
     client_id: Option<String>,

@@ -4,12 +4,12 @@
 use std::sync::{Arc, LazyLock};
 
 use droplet_api::{
-    CfError, DownloadHeaders, Droplet, DropletApi, DropletBits, DropletCreate, DropletPath,
+    CfError, CfJson, DownloadHeaders, Droplet, DropletApi, DropletBits, DropletCreate, DropletPath,
     DropletState, Job, JobPath, LocationHeader, SignedUrlQuery, UploadForm,
 };
 use dropshot::{
     Header, HttpResponseAccepted, HttpResponseCreated, HttpResponseHeaders, HttpResponseOk, Path,
-    Query, RequestContext, TypedBody,
+    Query, RequestContext,
 };
 use uuid::Uuid;
 
@@ -28,7 +28,7 @@ impl DropletApi for DropletApiImpl {
 
     async fn droplet_create(
         rqctx: Ctx,
-        body: TypedBody<DropletCreate>,
+        body: CfJson<DropletCreate>,
     ) -> Result<HttpResponseCreated<Droplet>, CfError> {
         let ctx = rqctx.context();
         ctx.authenticate(&rqctx)?.require(Access::Write)?;

@@ -171,6 +171,7 @@ impl From<HttpError> for CfError {
             400 => CfError::message_parse(message),
             404 => Self::new(status, 10010, "CF-ResourceNotFound", message),
             413 => Self::new(status, 10019, "CF-UploadTooLarge", message),
+            422 => CfError::unprocessable(message),
             s if s < 500 => Self::new(status, 10004, "CF-InvalidRequest", message),
             _ => CfError::unknown(),
         }

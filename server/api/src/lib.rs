@@ -11,18 +11,20 @@
 
 mod bits_response;
 mod error;
+mod json_body;
 pub mod spec;
 mod types;
 mod upload_form;
 
 pub use bits_response::DropletBits;
 pub use error::{CfError, ErrorItem};
+pub use json_body::CfJson;
 pub use types::*;
 pub use upload_form::{MAX_RESOURCES_FIELD_BYTES, UploadForm};
 
 use dropshot::{
     Header, HttpResponseAccepted, HttpResponseCreated, HttpResponseHeaders, HttpResponseOk, Path,
-    Query, RequestContext, TypedBody,
+    Query, RequestContext,
 };
 
 /// The largest JSON request body accepted (droplet creation and updates).
@@ -41,11 +43,10 @@ pub trait DropletApi {
         method = POST,
         path = "/v3/droplets",
         tags = ["droplets"],
-        request_body_max_bytes = MAX_JSON_BODY_BYTES,
     }]
     async fn droplet_create(
         rqctx: RequestContext<Self::Context>,
-        body: TypedBody<DropletCreate>,
+        body: CfJson<DropletCreate>,
     ) -> Result<HttpResponseCreated<Droplet>, CfError>;
 
     /// Get a droplet

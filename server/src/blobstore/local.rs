@@ -17,7 +17,7 @@ use super::{BlobError, BlobStream, BlobWriter, Blobstore};
 /// upload instead of receiving it all at commit.
 const FLUSH_EVERY_BYTES: u64 = 64 * 1024 * 1024;
 /// Chunks queued for the writer thread; with network-sized chunks this bounds memory to a few MiB.
-const WRITE_QUEUE_CHUNKS: usize = 32;
+const WRITE_QUEUE_CHUNKS: usize = 8;
 /// Size of the chunks a download is read in.
 const READ_CHUNK_BYTES: usize = 1024 * 1024;
 /// Chunks read ahead of the network during a download.

@@ -13,9 +13,8 @@ use crate::context::ServerContext;
 use crate::metadata::StoredBits;
 use crate::time::now_secs;
 
-pub struct Work {
-    pub droplet: Uuid,
-    pub job: Uuid,
+/// What the request handed over: the upload's workers, still finishing, and the unpublished blob.
+pub struct ReceivedBits {
     pub sha256: Sink<(String, u64)>,
     pub sha1: Sink<(String, u64)>,
     pub inspection: Sink<Result<(), Rejection>>,
@@ -24,9 +23,8 @@ pub struct Work {
     pub late_resources: Option<Vec<UploadResource>>,
 }
 
-pub async fn finish(ctx: Arc<ServerContext>, work: Work) {
-    let (droplet, job) = (work.droplet, work.job);
-    let outcome = store_bits(&ctx, work).await;
+pub async fn finish(ctx: Arc<ServerContext>, droplet: Uuid, job: Uuid, bits: ReceivedBits) {
+    let outcome = store_bits(&ctx, droplet, bits).await;
     let recorded = match &outcome {
         Ok(bits) => ctx.store.complete_upload(droplet, job, bits, now_secs()).await,
         Err(error) => ctx.store.fail_job(job, droplet, error, now_secs()).await,
@@ -43,7 +41,11 @@ pub async fn finish(ctx: Arc<ServerContext>, work: Work) {
     }
 }
 
-async fn store_bits(ctx: &ServerContext, work: Work) -> Result<StoredBits, ErrorItem> {
+async fn store_bits(
+    ctx: &ServerContext,
+    droplet: Uuid,
+    work: ReceivedBits,
+) -> Result<StoredBits, ErrorItem> {
     let (sha256, size) = work.sha256.finish().await;
     let (sha1, _) = work.sha1.finish().await;
     if let Err(reason) = work.inspection.finish().await {
@@ -51,7 +53,7 @@ async fn store_bits(ctx: &ServerContext, work: Work) -> Result<StoredBits, Error
         drop(work.blob);
         return Err(invalid_bits(reason));
     }
-    let key = droplet_key(work.droplet);
+    let key = droplet_key(droplet);
     work.blob.commit().await.map_err(|e| blobstore_failed(e.to_string()))?;
     if let Some(resources) = work.late_resources
         && let Err(reason) = reinspect(ctx, &key, size, resources).await

@@ -63,24 +63,31 @@ async fn receive_form(
 ) -> Result<(DropletRecord, JobRecord), CfError> {
     // Checks in the reference's order: the form (422), the droplet (404), the caller (403), the
     // droplet's state (422).
-    let (mut bits, early_resources) = reader.read_until_bits().await?;
-    let droplet = ctx.droplet_by_path(guid).await?;
-    caller.require(Access::Write)?;
-    let claim = UploadClaim::take(ctx, droplet.guid).await?;
-
-    let resources_known = early_resources.clone().unwrap_or_default();
-    let mut sha256 = Sink::spawn(digest::<Sha256>);
-    let mut sha1 = Sink::spawn(digest::<Sha1>);
-    let mut inspection = Sink::spawn(move |bits| inspect::inspect(bits, &resources_known));
-    let mut blob = ctx.blobs.create(&droplet_key(droplet.guid)).await?;
-    while let Some(chunk) = bits.next_chunk(reader).await? {
-        sha256.send(chunk.clone()).await;
-        sha1.send(chunk.clone()).await;
-        inspection.send(chunk.clone()).await;
-        blob.write(chunk).await?;
-    }
-    let late_resources = reader.read_after_bits(bits, early_resources.is_some()).await?;
-
+    let (bits, early_resources) = reader.read_until_bits().await?;
+    let target = async {
+        let droplet = ctx.droplet_by_path(guid).await?;
+        caller.require(Access::Write)?;
+        let claim = UploadClaim::take(ctx, droplet.guid).await?;
+        Ok((droplet, claim))
+    };
+    let (droplet, claim) = match target.await {
+        Ok(target) => target,
+        Err(error) => {
+            // The reference reads the whole form before it looks at the droplet: a bad field
+            // after the bits is reported before a missing droplet or a missing scope.
+            reader.read_after_bits(bits, early_resources.is_some()).await?;
+            return Err(error);
+        }
+    };
+    let received = stream_bits(ctx, &droplet, bits, early_resources, reader).await;
+    let received = match received {
+        Ok(received) => received,
+        Err(error) => {
+            // Released before answering, so that a client retrying at once finds the droplet free.
+            claim.release().await;
+            return Err(error);
+        }
+    };
     let now = now_secs();
     let job = JobRecord {
         guid: Uuid::new_v4(),
@@ -95,19 +102,34 @@ async fn receive_form(
         return Err(CfError::unprocessable(ONLY_ONCE));
     }
     claim.consumed();
-    let work = job::Work {
-        droplet: droplet.guid,
-        job: job.guid,
-        sha256,
-        sha1,
-        inspection,
-        blob,
-        late_resources,
-    };
-    tokio::spawn(job::finish(ctx.clone(), work));
+    tokio::spawn(job::finish(ctx.clone(), droplet.guid, job.guid, received));
     let droplet =
         ctx.store.droplet(droplet.guid).await?.ok_or_else(|| CfError::not_found("Droplet"))?;
     Ok((droplet, job))
+}
+
+/// Streams the bits part to the digests, the inspection and a new blob; then reads the rest of
+/// the form.
+async fn stream_bits(
+    ctx: &Arc<ServerContext>,
+    droplet: &DropletRecord,
+    mut bits: form::BitsField,
+    early_resources: Option<Vec<UploadResource>>,
+    reader: &mut UploadFormReader,
+) -> Result<job::ReceivedBits, CfError> {
+    let resources_known = early_resources.clone().unwrap_or_default();
+    let mut sha256 = Sink::spawn(digest::<Sha256>);
+    let mut sha1 = Sink::spawn(digest::<Sha1>);
+    let mut inspection = Sink::spawn(move |bits| inspect::inspect(bits, &resources_known));
+    let mut blob = ctx.blobs.create(&droplet_key(droplet.guid)).await?;
+    while let Some(chunk) = bits.next_chunk(reader).await? {
+        sha256.send(chunk.clone()).await;
+        sha1.send(chunk.clone()).await;
+        inspection.send(chunk.clone()).await;
+        blob.write(chunk).await?;
+    }
+    let late_resources = reader.read_after_bits(bits, early_resources.is_some()).await?;
+    Ok(job::ReceivedBits { sha256, sha1, inspection, blob, late_resources })
 }
 
 /// Digests everything sent to the sink; returns the lowercase hex digest and the byte count.
@@ -155,6 +177,12 @@ impl UploadClaim {
     /// The upload job took the droplet over; there is nothing left to release.
     fn consumed(mut self) {
         self.released = true;
+    }
+
+    /// Gives the droplet back to whoever uploads next.
+    async fn release(mut self) {
+        self.released = true;
+        let _ = self.ctx.store.release_upload_claim(self.droplet, self.id).await;
     }
 }
 
