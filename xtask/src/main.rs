@@ -1,8 +1,11 @@
 //! Repository tasks. `cargo xtask regen` writes the generated files; `cargo xtask check` writes
-//! nothing and fails, with a diff, when a committed one is stale.
+//! nothing and fails, with a diff, when a committed one is stale; `cargo xtask bench` measures the
+//! server against nginx on this machine; `cargo xtask test` runs every test.
 
+mod bench;
 mod generate;
 mod multipart;
+mod test;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -22,6 +25,14 @@ enum Task {
     Regen,
     /// Fail if openapi.json or the generated client differs from what regen would write.
     Check,
+    /// Validate openapi.json and run every test (the README's test command). Extra arguments go
+    /// to `cargo test`.
+    Test {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        cargo_test_args: Vec<String>,
+    },
+    /// Measure uploads, downloads and memory of the release server against nginx, side by side.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -29,6 +40,10 @@ fn main() -> anyhow::Result<ExitCode> {
     match Cli::parse().task {
         Task::Regen => regen(&root).map(|()| ExitCode::SUCCESS),
         Task::Check => check(&root),
+        Task::Test { cargo_test_args } => {
+            test::run(&root, &cargo_test_args).map(|()| ExitCode::SUCCESS)
+        }
+        Task::Bench(args) => bench::run(&root, args),
     }
 }
 

@@ -1,0 +1,58 @@
+//! `cargo xtask test`: everything the README promises is tested, in one command that works on a
+//! fresh machine. It installs the Python tools the tests use from PyPI into a virtualenv under
+//! target/ (openapi-spec-validator; cloudfoundry-client, the CF client the compatibility test
+//! drives the server with), checks the OpenAPI document against the OpenAPI 3.0 schema, then runs
+//! the workspace's tests with `DROPLET_TEST_PYTHON` naming that virtualenv's Python.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+/// Pinned Python packages: the spec validator and the third-party CF client.
+const PYTHON_PACKAGES: &[&str] = &["openapi-spec-validator==0.9.0", "cloudfoundry-client==1.40.4"];
+
+pub fn run(root: &Path, cargo_test_args: &[String]) -> anyhow::Result<()> {
+    let venv = python_tools(root)?;
+    run_checked(
+        Command::new(venv.join("bin/openapi-spec-validator")).arg(root.join("openapi.json")),
+    )
+    .context("openapi.json is not a valid OpenAPI document")?;
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+        .current_dir(root)
+        .env("DROPLET_TEST_PYTHON", venv.join("bin/python"))
+        .args(["test", "--workspace"])
+        .args(cargo_test_args)
+        .status()
+        .context("running cargo test")?;
+    if !status.success() {
+        bail!("cargo test failed");
+    }
+    Ok(())
+}
+
+/// The virtualenv with the pinned Python packages, created or completed as needed.
+fn python_tools(root: &Path) -> anyhow::Result<PathBuf> {
+    let venv = root.join("target/tools/venv");
+    let stamp = venv.join("installed.txt");
+    let wanted = PYTHON_PACKAGES.join("\n");
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
+        println!("installing {} into {}", PYTHON_PACKAGES.join(", "), venv.display());
+        run_checked(Command::new("python3").args(["-m", "venv"]).arg(&venv))
+            .context("creating a Python virtualenv (needs python3 with the venv module)")?;
+        run_checked(
+            Command::new(venv.join("bin/pip")).args(["install", "--quiet"]).args(PYTHON_PACKAGES),
+        )
+        .context("installing the test tools from PyPI")?;
+        std::fs::write(&stamp, wanted)?;
+    }
+    Ok(venv)
+}
+
+fn run_checked(command: &mut Command) -> anyhow::Result<()> {
+    let status = command.status().with_context(|| format!("running {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed with {status}");
+    }
+    Ok(())
+}
