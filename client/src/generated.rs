@@ -38,6 +38,7 @@ pub mod types {
         ///Why the droplet failed, when `state` is `FAILED`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub error: ::std::option::Option<::std::string::String>,
+        ///Redacted to `[PRIVATE DATA HIDDEN]` for callers who may not read secrets, and to `[PRIVATE DATA HIDDEN IN LISTS]` in lists.
         pub execution_metadata: ::std::string::String,
         pub guid: ::uuid::Uuid,
         ///The image reference of a docker droplet; always null for buildpack droplets.
@@ -46,7 +47,7 @@ pub mod types {
         pub lifecycle: Lifecycle,
         pub links: DropletLinks,
         pub metadata: Metadata,
-        ///Process type name to start command.
+        ///Process type name to start command. Redacted as the reference does: in lists, and for callers who may not read secrets, it is `{"redacted_message": "[PRIVATE DATA HIDDEN IN LISTS]"}` (lists) or `{"redacted_message": "[PRIVATE DATA HIDDEN]"}` instead.
         pub process_types: ::std::collections::HashMap<
             ::std::string::String,
             ::std::string::String,
@@ -60,6 +61,9 @@ pub mod types {
     ///Request body of `POST /v3/droplets`.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct DropletCreate {
+        ///Labels and annotations of the new droplet.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub metadata: ::std::option::Option<MetadataUpdate>,
         ///Process type name to start command; defaults to `{"web": ""}`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub process_types: ::std::option::Option<
@@ -80,6 +84,12 @@ pub mod types {
         ///Present only while the droplet awaits its bits.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub upload: ::std::option::Option<Link>,
+    }
+    ///A page of droplets.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct DropletList {
+        pub pagination: Pagination,
+        pub resources: ::std::vec::Vec<Droplet>,
     }
     ///`DropletRelationships`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -162,6 +172,12 @@ pub mod types {
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
+    }
+    ///Request body of `PATCH /v3/droplets/{guid}`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct DropletUpdate {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub metadata: ::std::option::Option<MetadataUpdate>,
     }
     ///The fields of the upload form, for the spec only: the body is parsed by the server as it arrives.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -384,6 +400,44 @@ pub mod types {
             ::std::string::String,
         >,
     }
+    /**Labels and annotations to set; a null value deletes the key.
+
+Keys are an optional DNS-style prefix (at most 253 characters, not `cloudfoundry.org`) and `/`, then a name of at most 63 alphanumerics, `-`, `_` and `.`, starting and ending alphanumeric. Label values follow the name rules or are empty; annotation values are at most 5000 characters.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct MetadataUpdate {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub annotations: ::std::option::Option<
+            ::std::collections::HashMap<
+                ::std::string::String,
+                ::std::option::Option<::std::string::String>,
+            >,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub labels: ::std::option::Option<
+            ::std::collections::HashMap<
+                ::std::string::String,
+                ::std::option::Option<::std::string::String>,
+            >,
+        >,
+    }
+    ///`PageLink`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct PageLink {
+        ///Absolute URL.
+        pub href: ::std::string::String,
+    }
+    ///Where a page is in a list; every href is absolute and carries the list's query.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct Pagination {
+        pub first: PageLink,
+        pub last: PageLink,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next: ::std::option::Option<PageLink>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub previous: ::std::option::Option<PageLink>,
+        pub total_pages: u64,
+        pub total_results: u64,
+    }
     ///`RelationshipData`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RelationshipData {
@@ -395,6 +449,27 @@ pub mod types {
     pub struct ResourceChecksum {
         ///Lowercase hex SHA-1 of the file.
         pub value: ::std::string::String,
+    }
+    ///`GET /`: where the APIs and the token issuer are. CF clients read it first.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RootDocument {
+        pub links: RootLinks,
+    }
+    ///`RootLinks`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct RootLinks {
+        ///Always null: this service has no v2 API.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cloud_controller_v2: ::std::option::Option<Link>,
+        pub cloud_controller_v3: Link,
+        ///The UAA that issues tokens for this API (its `/oauth/token` takes grants), when known.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub login: ::std::option::Option<Link>,
+        #[serde(rename = "self")]
+        pub self_: Link,
+        ///Same as `login`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub uaa: ::std::option::Option<Link>,
     }
     ///`ToOneRelationship`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -409,6 +484,19 @@ pub mod types {
         ///Path of the file inside the tarball.
         pub path: ::std::string::String,
         pub size_in_bytes: u64,
+    }
+    ///`GET /v3`: the resources of the v3 API this service serves.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct V3RootDocument {
+        pub links: V3RootLinks,
+    }
+    ///`V3RootLinks`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct V3RootLinks {
+        pub droplets: Link,
+        pub jobs: Link,
+        #[serde(rename = "self")]
+        pub self_: Link,
     }
     /// Error types.
     pub mod error {
@@ -499,15 +587,188 @@ impl ClientInfo<()> for Client {
 impl ClientHooks<()> for &Client {}
 #[allow(clippy::all)]
 impl Client {
+    /**Get the API root
+
+Unauthenticated. Links to the v3 API and to the UAA that issues its tokens (`login` and `uaa`), which is how CF clients find where to log in.
+
+Sends a `GET` request to `/`
+
+*/
+    pub async fn root_get<'a>(
+        &'a self,
+    ) -> Result<ResponseValue<types::RootDocument>, Error<types::Error>> {
+        let url = format!("{}/", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "root_get",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Get the v3 API root
+
+Unauthenticated. Links to the resources this service serves.
+
+Sends a `GET` request to `/v3`
+
+*/
+    pub async fn v3_root_get<'a>(
+        &'a self,
+    ) -> Result<ResponseValue<types::V3RootDocument>, Error<types::Error>> {
+        let url = format!("{}/v3", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "v3_root_get",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**List droplets
+
+Pages through the droplets, filtered by `guids`, `states`, `app_guids`, `label_selector`, `created_ats` and `updated_ats`, ordered by `order_by`. Every requirement of a filter must hold. `total_results` counts all matching droplets; the `first`, `last`, `next` and `previous` links carry the same query.
+
+In lists, `process_types` and `execution_metadata` are redacted as `[PRIVATE DATA HIDDEN IN LISTS]`, as in the reference. An unknown or malformed query parameter is 400 `CF-BadQueryParameter`, naming it.
+
+Sends a `GET` request to `/v3/droplets`
+
+Arguments:
+- `app_guids`: App guids whose droplets to include.
+- `created_ats`: Creation times (`YYYY-MM-DDThh:mm:ssZ`) to include, comma-separated; or a single time as `created_ats[lt]`, `created_ats[lte]`, `created_ats[gt]` or `created_ats[gte]`.
+- `guids`: Droplet guids to include.
+- `label_selector`: Label requirements, joined by commas: `key`, `!key`, `key=value`, `key==value`, `key!=value`, `key in (v1,v2)`, `key notin (v1,v2)`.
+- `order_by`: `created_at` (the default), `updated_at`, or either with `-` for descending order.
+- `page`: Page to show, from 1 (the default).
+- `per_page`: Droplets per page, 1 to 5000; 50 by default.
+- `states`: Droplet states to include, e.g. `STAGED,FAILED`.
+- `updated_ats`: Update times, like `created_ats`: a list, or `updated_ats[lt|lte|gt|gte]`.
+*/
+    pub async fn droplet_list<'a>(
+        &'a self,
+        app_guids: Option<&'a str>,
+        created_ats: Option<&'a str>,
+        guids: Option<&'a str>,
+        label_selector: Option<&'a str>,
+        order_by: Option<&'a str>,
+        page: Option<u32>,
+        per_page: Option<u32>,
+        states: Option<&'a str>,
+        updated_ats: Option<&'a str>,
+    ) -> Result<ResponseValue<types::DropletList>, Error<types::Error>> {
+        let url = format!("{}/v3/droplets", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("app_guids", &app_guids))
+            .query(&progenitor_client::QueryParam::new("created_ats", &created_ats))
+            .query(&progenitor_client::QueryParam::new("guids", &guids))
+            .query(
+                &progenitor_client::QueryParam::new("label_selector", &label_selector),
+            )
+            .query(&progenitor_client::QueryParam::new("order_by", &order_by))
+            .query(&progenitor_client::QueryParam::new("page", &page))
+            .query(&progenitor_client::QueryParam::new("per_page", &per_page))
+            .query(&progenitor_client::QueryParam::new("states", &states))
+            .query(&progenitor_client::QueryParam::new("updated_ats", &updated_ats))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "droplet_list",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
     /**Create a droplet
 
 Creates a droplet for an app, in state `AWAITING_UPLOAD` with the buildpack lifecycle, ready to receive its bits through the upload endpoint. `process_types` defaults to `{"web": ""}`.
 
+With `source_guid`, copies that droplet to the app instead: the body then holds only `relationships`, the source must be `STAGED` (422 otherwise, 404 if it does not exist), and the new droplet is answered in state `COPYING`. Once its bits are copied it takes the source's state and checksum, or becomes `FAILED` with an error `failed to copy - ...`; there is no job to follow, the droplet's state is what to poll.
+
 Sends a `POST` request to `/v3/droplets`
 
+Arguments:
+- `source_guid`: Copy this droplet (which must be `STAGED`) to the app named in the body.
+- `body`
 */
     pub async fn droplet_create<'a>(
         &'a self,
+        source_guid: Option<&'a str>,
         body: &'a types::DropletCreate,
     ) -> Result<ResponseValue<types::Droplet>, Error<types::Error>> {
         let url = format!("{}/v3/droplets", self.baseurl,);
@@ -526,6 +787,7 @@ Sends a `POST` request to `/v3/droplets`
                 ::reqwest::header::HeaderValue::from_static("application/json"),
             )
             .json(&body)
+            .query(&progenitor_client::QueryParam::new("source_guid", &source_guid))
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
@@ -576,6 +838,104 @@ Sends a `GET` request to `/v3/droplets/{guid}`
             .build()?;
         let info = OperationInfo {
             operation_id: "droplet_get",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Delete a droplet
+
+Removes the droplet at once (it is not found from then on) and answers 202 with no body and a `Location` header naming a `droplet.delete` job, which removes the droplet's bits from the blobstore and ends `COMPLETE`. The job is durable: a server restart finishes it.
+
+Sends a `DELETE` request to `/v3/droplets/{guid}`
+
+*/
+    pub async fn droplet_delete<'a>(
+        &'a self,
+        guid: &'a str,
+    ) -> Result<ResponseValue<()>, Error<types::Error>> {
+        let url = format!(
+            "{}/v3/droplets/{}", self.baseurl, encode_path(& guid.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .delete(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "droplet_delete",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            202u16 => Ok(ResponseValue::empty(response)),
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Update a droplet's metadata
+
+Sets the labels and annotations given in `metadata`; a null value deletes the key, and keys not mentioned stay. Keys and values follow the Cloud Controller's rules; a violation is 422 and changes nothing.
+
+Sends a `PATCH` request to `/v3/droplets/{guid}`
+
+*/
+    pub async fn droplet_update<'a>(
+        &'a self,
+        guid: &'a str,
+        body: &'a types::DropletUpdate,
+    ) -> Result<ResponseValue<types::Droplet>, Error<types::Error>> {
+        let url = format!(
+            "{}/v3/droplets/{}", self.baseurl, encode_path(& guid.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .patch(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "droplet_update",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;

@@ -18,7 +18,10 @@
 //!     app: types::ToOneRelationship { data: types::RelationshipData { guid: uuid::Uuid::new_v4() } },
 //! };
 //! let droplet = client
-//!     .droplet_create(&types::DropletCreate { relationships: app, process_types: None })
+//!     .droplet_create(
+//!         None,
+//!         &types::DropletCreate { relationships: app, process_types: None, metadata: None },
+//!     )
 //!     .await?
 //!     .into_inner();
 //! let guid = droplet.guid.to_string();

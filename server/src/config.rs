@@ -43,6 +43,10 @@ pub struct BlobstoreConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
+    /// Base URL of the UAA (e.g. `https://uaa.example.com`): its verification keys
+    /// (`/token_keys`) and issuer (`/.well-known/openid-configuration`) are fetched from it, and
+    /// the root document sends clients there to log in.
+    pub uaa_url: Option<String>,
     /// Required `iss` of tokens. Defaults to the development issuer when no keys are configured.
     pub issuer: Option<String>,
     /// Required member of `aud`: the resource id of this service.
@@ -95,6 +99,7 @@ impl Default for BlobstoreConfig {
 impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
+            uaa_url: None,
             issuer: None,
             audience: "cloud_controller".to_owned(),
             hmac_keys: vec![],
@@ -141,9 +146,19 @@ impl Config {
         })
     }
 
+    /// Where clients log in: the UAA's base URL, or the configured issuer without its
+    /// `/oauth/token` path. None for the development issuer, which is not a URL.
+    pub fn login_url(&self) -> Option<String> {
+        let from_issuer = self.auth.issuer.as_deref().filter(|i| i.starts_with("http"));
+        let from_issuer = from_issuer.map(|i| i.trim_end_matches("/oauth/token").to_owned());
+        self.auth.uaa_url.clone().or(from_issuer).map(|u| u.trim_end_matches('/').to_owned())
+    }
+
     /// True when no token keys are configured: the server then trusts the development key in the
     /// data directory, which `droplet-server token` signs with.
     pub fn uses_development_key(&self) -> bool {
-        self.auth.hmac_keys.is_empty() && self.auth.rsa_public_keys.is_empty()
+        self.auth.hmac_keys.is_empty()
+            && self.auth.rsa_public_keys.is_empty()
+            && self.auth.uaa_url.is_none()
     }
 }

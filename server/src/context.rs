@@ -32,13 +32,13 @@ impl ServerContext {
     }
 
     /// The caller of this request, from its bearer token.
-    pub fn authenticate(
+    pub async fn authenticate(
         &self,
         rqctx: &RequestContext<Arc<ServerContext>>,
     ) -> Result<Caller, CfError> {
         let header = rqctx.request.headers().get(http::header::AUTHORIZATION);
         let header = header.map(|value| value.to_str().map_err(|_| CfError::invalid_auth_token()));
-        self.tokens.authenticate(header.transpose()?)
+        self.tokens.authenticate(header.transpose()?).await
     }
 
     /// The droplet named by a path guid; 404 if there is none (a malformed guid names none).

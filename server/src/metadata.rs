@@ -11,6 +11,8 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use uuid::Uuid;
 
+use crate::listing::{DropletFilter, LabelRequirement, ListRequest, TimeFilter};
+
 /// Schema changes, applied in order at start-up; each runs once.
 const MIGRATIONS: &[&str] = &[
     // 1: droplets and jobs.
@@ -40,10 +42,22 @@ const MIGRATIONS: &[&str] = &[
         created_at BIGINT NOT NULL,
         updated_at BIGINT NOT NULL
     );",
+    // 2: labels as rows, kept in sync with `droplets.labels`, for label selectors.
+    "CREATE TABLE droplet_labels (
+        droplet_guid TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (droplet_guid, key)
+    );
+    CREATE INDEX droplet_labels_key_value ON droplet_labels (key, value)",
 ];
 
 /// Operation name of upload jobs.
 pub const UPLOAD_OPERATION: &str = "droplet.upload";
+/// Operation name of delete jobs.
+pub const DELETE_OPERATION: &str = "droplet.delete";
+/// Operation name of the internal jobs that copy a droplet's bits (no client is given them).
+pub const COPY_OPERATION: &str = "droplet.copy";
 
 #[derive(Clone, Debug)]
 pub struct DropletRecord {
@@ -153,6 +167,7 @@ impl MetadataStore {
     }
 
     pub async fn insert_droplet(&self, droplet: &DropletRecord) -> Result<(), CfError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
         sqlx::query(
             "INSERT INTO droplets (guid, app_guid, state, error, checksum_sha256, blob_size,
                 process_types, labels, annotations, created_at, updated_at)
@@ -169,10 +184,82 @@ impl MetadataStore {
         .bind(to_json(&droplet.annotations))
         .bind(droplet.created_at)
         .bind(droplet.updated_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(|e| self.fail(e))?;
-        Ok(())
+        sync_labels(&mut tx, droplet.guid, &droplet.labels).await.map_err(|e| self.fail(e))?;
+        tx.commit().await.map_err(|e| self.fail(e))
+    }
+
+    /// Replaces a droplet's labels and annotations; None if there is no such droplet.
+    pub async fn update_metadata(
+        &self,
+        guid: Uuid,
+        labels: &BTreeMap<String, String>,
+        annotations: &BTreeMap<String, String>,
+        now: i64,
+    ) -> Result<Option<DropletRecord>, CfError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
+        let updated = sqlx::query(
+            "UPDATE droplets SET labels = $1, annotations = $2, updated_at = $3 WHERE guid = $4",
+        )
+        .bind(to_json(labels))
+        .bind(to_json(annotations))
+        .bind(now)
+        .bind(guid.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.fail(e))?;
+        if updated.rows_affected() != 1 {
+            return Ok(None);
+        }
+        sync_labels(&mut tx, guid, labels).await.map_err(|e| self.fail(e))?;
+        tx.commit().await.map_err(|e| self.fail(e))?;
+        self.droplet(guid).await
+    }
+
+    /// One page of the droplets matching `request`, and the exact number of all matches.
+    pub async fn list_droplets(
+        &self,
+        request: &ListRequest,
+    ) -> Result<(u64, Vec<DropletRecord>), CfError> {
+        let (clause, binds) = where_clause(&request.filter);
+        let count_sql = format!("SELECT COUNT(*) AS n FROM droplets d{clause}");
+        let mut count = sqlx::query(&count_sql);
+        for bind in &binds {
+            count = bind.bind_to(count);
+        }
+        let total: i64 = count
+            .fetch_one(&self.pool)
+            .await
+            .and_then(|row| row.try_get("n"))
+            .map_err(|e| self.fail(e))?;
+        let direction = if request.descending { "DESC" } else { "ASC" };
+        let column = request.order_column;
+        let n = binds.len();
+        let sql = format!(
+            "SELECT d.* FROM droplets d{clause} ORDER BY d.{column} {direction}, d.guid {direction} \
+             LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        );
+        let mut page = sqlx::query(&sql);
+        for bind in &binds {
+            page = bind.bind_to(page);
+        }
+        let offset = (request.page - 1).saturating_mul(request.per_page);
+        let rows = page
+            .bind(request.per_page as i64)
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.fail(e))?;
+        let droplets = rows
+            .iter()
+            .map(droplet_from_row)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.fail(e))?;
+        Ok((total as u64, droplets))
     }
 
     pub async fn droplet(&self, guid: Uuid) -> Result<Option<DropletRecord>, CfError> {
@@ -279,15 +366,17 @@ impl MetadataStore {
     }
 
     /// The upload job succeeded: the droplet is `STAGED` with its checksum, the job `COMPLETE`.
+    /// False if the droplet was deleted meanwhile: its published blob is then the caller's to
+    /// remove.
     pub async fn complete_upload(
         &self,
         droplet: Uuid,
         job: Uuid,
         bits: &StoredBits,
         now: i64,
-    ) -> Result<(), CfError> {
+    ) -> Result<bool, CfError> {
         let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
-        sqlx::query(
+        let staged = sqlx::query(
             "UPDATE droplets SET state = 'STAGED', checksum_sha256 = $1, checksum_sha1 = $2,
                 blob_size = $3, error = NULL, updated_at = $4
              WHERE guid = $5 AND state = 'PROCESSING_UPLOAD'",
@@ -300,6 +389,135 @@ impl MetadataStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| self.fail(e))?;
+        set_job_state(&mut tx, job, JobState::Complete, &[], now)
+            .await
+            .map_err(|e| self.fail(e))?;
+        tx.commit().await.map_err(|e| self.fail(e))?;
+        Ok(staged.rows_affected() == 1)
+    }
+
+    /// Deletes the droplet and records the `droplet.delete` job that removes its blob, in one
+    /// transaction, so that a crash cannot lose the blob's removal. False if there was no
+    /// droplet (or a concurrent delete won).
+    pub async fn delete_droplet(&self, droplet: Uuid, job: &JobRecord) -> Result<bool, CfError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
+        let deleted = sqlx::query("DELETE FROM droplets WHERE guid = $1")
+            .bind(droplet.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        if deleted.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM droplet_labels WHERE droplet_guid = $1")
+            .bind(droplet.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        insert_job(&mut tx, job).await.map_err(|e| self.fail(e))?;
+        tx.commit().await.map_err(|e| self.fail(e))?;
+        Ok(true)
+    }
+
+    /// Creates a `COPYING` droplet and records the internal job that copies its bits, in one
+    /// transaction.
+    pub async fn insert_copy(
+        &self,
+        droplet: &DropletRecord,
+        job: &JobRecord,
+    ) -> Result<(), CfError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
+        sqlx::query(
+            "INSERT INTO droplets (guid, app_guid, state, error, checksum_sha256, blob_size,
+                process_types, labels, annotations, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(droplet.guid.to_string())
+        .bind(droplet.app_guid.to_string())
+        .bind(droplet.state.as_str())
+        .bind(droplet.error.clone())
+        .bind(droplet.checksum_sha256.clone())
+        .bind(droplet.blob_size.map(|s| s as i64))
+        .bind(to_json(&droplet.process_types))
+        .bind(to_json(&droplet.labels))
+        .bind(to_json(&droplet.annotations))
+        .bind(droplet.created_at)
+        .bind(droplet.updated_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.fail(e))?;
+        insert_job(&mut tx, job).await.map_err(|e| self.fail(e))?;
+        tx.commit().await.map_err(|e| self.fail(e))
+    }
+
+    /// The stored bits of a droplet that has them (`STAGED`), with its state.
+    pub async fn staged_bits(
+        &self,
+        droplet: Uuid,
+    ) -> Result<Option<(DropletState, StoredBits)>, CfError> {
+        let row = sqlx::query(
+            "SELECT state, checksum_sha256, checksum_sha1, blob_size FROM droplets
+             WHERE guid = $1 AND state = 'STAGED'",
+        )
+        .bind(droplet.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        let Some(row) = row else { return Ok(None) };
+        let bits = (|| -> Result<_, sqlx::Error> {
+            let state: String = row.try_get("state")?;
+            let state = DropletState::parse(&state).ok_or_else(|| decode_err("state", &state))?;
+            let sha256: Option<String> = row.try_get("checksum_sha256")?;
+            let sha1: Option<String> = row.try_get("checksum_sha1")?;
+            let size: Option<i64> = row.try_get("blob_size")?;
+            Ok((state, sha256, sha1, size))
+        })()
+        .map_err(|e| self.fail(e))?;
+        Ok(match bits {
+            (state, Some(sha256), sha1, Some(size)) => Some((
+                state,
+                StoredBits { sha256, sha1: sha1.unwrap_or_default(), size: size as u64 },
+            )),
+            _ => None,
+        })
+    }
+
+    /// The copy job succeeded: the droplet takes the source's state and bits, the job is
+    /// `COMPLETE`. False if the droplet was deleted meanwhile: the copied blob is then the
+    /// caller's to remove.
+    pub async fn complete_copy(
+        &self,
+        droplet: Uuid,
+        job: Uuid,
+        state: DropletState,
+        bits: &StoredBits,
+        now: i64,
+    ) -> Result<bool, CfError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
+        let copied = sqlx::query(
+            "UPDATE droplets SET state = $1, checksum_sha256 = $2, checksum_sha1 = $3,
+                blob_size = $4, error = NULL, updated_at = $5
+             WHERE guid = $6 AND state = 'COPYING'",
+        )
+        .bind(state.as_str())
+        .bind(bits.sha256.clone())
+        .bind(bits.sha1.clone())
+        .bind(bits.size as i64)
+        .bind(now)
+        .bind(droplet.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.fail(e))?;
+        set_job_state(&mut tx, job, JobState::Complete, &[], now)
+            .await
+            .map_err(|e| self.fail(e))?;
+        tx.commit().await.map_err(|e| self.fail(e))?;
+        Ok(copied.rows_affected() == 1)
+    }
+
+    /// A job that changes no droplet (a delete) is done.
+    pub async fn complete_job(&self, job: Uuid, now: i64) -> Result<(), CfError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
         set_job_state(&mut tx, job, JobState::Complete, &[], now)
             .await
             .map_err(|e| self.fail(e))?;
@@ -332,13 +550,10 @@ impl MetadataStore {
         tx.commit().await.map_err(|e| self.fail(e))
     }
 
-    /// After a restart of the only server on this database: no upload is streaming any more, and
-    /// any upload job still processing lost the state it needed. Returns the jobs failed.
-    pub async fn recover_after_restart(
-        &self,
-        error: &ErrorItem,
-        now: i64,
-    ) -> Result<Vec<JobRecord>, CfError> {
+    /// After a restart of the only server on this database: no upload is streaming any more, so
+    /// every upload claim is released. Returns the jobs the previous process left `PROCESSING`,
+    /// oldest first, for `crate::jobs::recover` to finish or fail each by its operation.
+    pub async fn recover_after_restart(&self) -> Result<Vec<JobRecord>, CfError> {
         sqlx::query(
             "UPDATE droplets SET upload_claim = NULL, upload_claim_expires_ms = NULL
              WHERE upload_claim IS NOT NULL",
@@ -346,21 +561,114 @@ impl MetadataStore {
         .execute(&self.pool)
         .await
         .map_err(|e| self.fail(e))?;
-        let rows = sqlx::query("SELECT * FROM jobs WHERE state = 'PROCESSING' AND operation = $1")
-            .bind(UPLOAD_OPERATION)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.fail(e))?;
-        let mut failed = Vec::new();
-        for row in rows {
-            let job = job_from_row(&row).map_err(|e| self.fail(e))?;
-            if let Some(droplet) = job.droplet_guid {
-                self.fail_job(job.guid, droplet, error, now).await?;
-            }
-            failed.push(job);
-        }
-        Ok(failed)
+        let rows =
+            sqlx::query("SELECT * FROM jobs WHERE state = 'PROCESSING' ORDER BY created_at, guid")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| self.fail(e))?;
+        rows.iter().map(job_from_row).collect::<Result<_, _>>().map_err(|e| self.fail(e))
     }
+}
+
+/// Makes `droplet_labels` hold exactly `labels` for the droplet.
+async fn sync_labels(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    droplet: Uuid,
+    labels: &BTreeMap<String, String>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM droplet_labels WHERE droplet_guid = $1")
+        .bind(droplet.to_string())
+        .execute(&mut **tx)
+        .await?;
+    for (key, value) in labels {
+        sqlx::query("INSERT INTO droplet_labels (droplet_guid, key, value) VALUES ($1, $2, $3)")
+            .bind(droplet.to_string())
+            .bind(key.clone())
+            .bind(value.clone())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A value bound to a list query.
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+impl Bind {
+    fn bind_to<'q>(&self, query: AnyQuery<'q>) -> AnyQuery<'q> {
+        match self {
+            Bind::Text(text) => query.bind(text.clone()),
+            Bind::Int(n) => query.bind(*n),
+        }
+    }
+}
+
+/// ` WHERE ...` (or nothing) over `droplets d` for a filter, with its bind values for `$1..`.
+fn where_clause(filter: &DropletFilter) -> (String, Vec<Bind>) {
+    let mut clauses = Vec::new();
+    let mut binds = Vec::new();
+    let placeholders = |binds: &mut Vec<Bind>, values: Vec<Bind>| -> String {
+        let list: Vec<String> = values
+            .into_iter()
+            .map(|value| {
+                binds.push(value);
+                format!("${}", binds.len())
+            })
+            .collect();
+        list.join(", ")
+    };
+    let text = |values: &[String]| values.iter().cloned().map(Bind::Text).collect::<Vec<_>>();
+    for (column, values) in
+        [("guid", &filter.guids), ("state", &filter.states), ("app_guid", &filter.app_guids)]
+    {
+        if let Some(values) = values {
+            clauses.push(format!("d.{column} IN ({})", placeholders(&mut binds, text(values))));
+        }
+    }
+    for (column, filters) in
+        [("created_at", &filter.created_at), ("updated_at", &filter.updated_at)]
+    {
+        for time in filters {
+            clauses.push(match time {
+                TimeFilter::Equals(times) => {
+                    let values = times.iter().map(|t| Bind::Int(*t)).collect();
+                    format!("d.{column} IN ({})", placeholders(&mut binds, values))
+                }
+                TimeFilter::Compare(op, t) => {
+                    format!("d.{column} {op} {}", placeholders(&mut binds, vec![Bind::Int(*t)]))
+                }
+            });
+        }
+    }
+    for requirement in &filter.labels {
+        let (negated, key, values) = match requirement {
+            LabelRequirement::Exists(key) => (false, key, None),
+            LabelRequirement::NotExists(key) => (true, key, None),
+            LabelRequirement::In(key, values) => (false, key, Some(values)),
+            LabelRequirement::NotIn(key, values) => (true, key, Some(values)),
+        };
+        let key = placeholders(&mut binds, vec![Bind::Text(key.clone())]);
+        let mut exists = format!(
+            "EXISTS (SELECT 1 FROM droplet_labels l WHERE l.droplet_guid = d.guid AND l.key = {key}"
+        );
+        if let Some(values) = values {
+            exists
+                .push_str(&format!(" AND l.value IN ({})", placeholders(&mut binds, text(values))));
+        }
+        exists.push(')');
+        clauses.push(if negated { format!("NOT {exists}") } else { exists });
+    }
+    let clause = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    };
+    (clause, binds)
 }
 
 async fn insert_job(

@@ -63,6 +63,20 @@ pub fn droplet(ctx: &ServerContext, record: &DropletRecord) -> Droplet {
     }
 }
 
+/// `[PRIVATE DATA HIDDEN]`: a single droplet read by a caller who may not read secrets.
+pub const PRIVATE_DATA_HIDDEN: &str = "[PRIVATE DATA HIDDEN]";
+/// `[PRIVATE DATA HIDDEN IN LISTS]`: every droplet of a list.
+pub const PRIVATE_DATA_HIDDEN_LIST: &str = "[PRIVATE DATA HIDDEN IN LISTS]";
+
+/// A droplet with its secrets (`execution_metadata`, `process_types`) replaced by `message`,
+/// as the reference's presenter does when it may not show them.
+pub fn droplet_redacted(ctx: &ServerContext, record: &DropletRecord, message: &str) -> Droplet {
+    let mut droplet = droplet(ctx, record);
+    droplet.execution_metadata = message.to_owned();
+    droplet.process_types = [("redacted_message".to_owned(), message.to_owned())].into();
+    droplet
+}
+
 /// A job; `droplet_exists` says whether its droplet is still there to link to.
 pub fn job(ctx: &ServerContext, record: &JobRecord, droplet_exists: bool) -> Job {
     Job {

@@ -4,18 +4,16 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
 use anyhow::Context;
-use droplet_api::ErrorItem;
 use dropshot::{ConfigDropshot, HandlerTaskMode, HttpServer, ServerBuilder};
 use slog::Logger;
 
 use crate::auth::TokenVerifier;
-use crate::blobstore::{Blobstore, LocalBlobstore};
+use crate::blobstore::LocalBlobstore;
 use crate::config::Config;
 use crate::context::ServerContext;
 use crate::endpoints::DropletApiImpl;
 use crate::metadata::MetadataStore;
 use crate::signing::{UrlSigner, load_or_create_secret};
-use crate::time::now_secs;
 
 pub struct RunningServer {
     server: HttpServer<Arc<ServerContext>>,
@@ -48,7 +46,7 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
         true => Some(crate::dev_key::load_or_create(&config.data_dir)?),
         false => None,
     };
-    let tokens = TokenVerifier::new(&config.auth, development_secret.as_deref())?;
+    let tokens = TokenVerifier::new(&config.auth, development_secret.as_deref()).await?;
     let url_signer =
         UrlSigner::new(load_or_create_secret(&config.data_dir.join("url-signing-key"))?);
     let blobs = Arc::new(LocalBlobstore::open(&config.blob_dir())?);
@@ -57,27 +55,8 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
         MetadataStore::connect(&database_url, log.new(slog::o!("component" => "metadata"))).await?;
     if database_url.starts_with("sqlite:") {
         // The embedded database belongs to this one server: whatever was in flight died with the
-        // previous process.
-        let interrupted = ErrorItem {
-            code: 10001,
-            title: "UnknownError".to_owned(),
-            detail: "The upload was interrupted by a server restart; upload into a new droplet."
-                .to_owned(),
-        };
-        let failed = store
-            .recover_after_restart(&interrupted, now_secs())
-            .await
-            .map_err(|e| anyhow::anyhow!("recovering after a restart: {e}"))?;
-        for job in &failed {
-            // The blob may have been published just before the process died: the droplet is
-            // FAILED now, so its bits must not linger.
-            if let Some(droplet) = job.droplet_guid {
-                blobs.delete(&crate::blobstore::droplet_key(droplet)).await?;
-            }
-        }
-        if !failed.is_empty() {
-            slog::warn!(log, "failed upload jobs interrupted by a restart"; "count" => failed.len());
-        }
+        // previous process. Uploads and copies in flight are failed, deletes finished.
+        crate::jobs::recover(&store, blobs.as_ref(), &log).await?;
     }
     let api = droplet_api::droplet_api_mod::api_description::<DropletApiImpl>()
         .map_err(|e| anyhow::anyhow!("building the API: {e}"))?;

@@ -174,8 +174,12 @@ impl TestServer {
 
     /// Creates a droplet for a new app; returns its guid.
     pub async fn create_droplet(&self) -> String {
-        let body = types::DropletCreate { relationships: app_relationship(), process_types: None };
-        let droplet = self.client().droplet_create(&body).await.expect("create droplet");
+        let body = types::DropletCreate {
+            relationships: app_relationship(),
+            process_types: None,
+            metadata: None,
+        };
+        let droplet = self.client().droplet_create(None, &body).await.expect("create droplet");
         droplet.into_inner().guid.to_string()
     }
 

@@ -2,16 +2,23 @@
 //! and talks HTTP to it, through the generated client, plain reqwest, raw TCP or curl.
 
 mod common;
+mod fake_uaa;
 
 mod big;
+mod compat;
+mod copy;
+mod delete;
 mod download;
 mod droplets;
 mod jobs;
 mod limits;
+mod listing;
+mod metadata;
 mod race;
 mod recovery;
 mod redirect;
 mod resources;
 mod spec;
 mod tokens;
+mod uaa;
 mod upload;

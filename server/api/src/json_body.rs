@@ -45,6 +45,13 @@ impl<T: DeserializeOwned + JsonSchema + Send + Sync + 'static> ExclusiveExtracto
             .to_bytes();
         let value: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| HttpError::for_bad_request(None, format!("invalid JSON: {e}")))?;
+        if let Some(detail) = unknown_fields::<T>(&value) {
+            return Err(HttpError::for_client_error(
+                None,
+                ClientErrorStatusCode::UNPROCESSABLE_ENTITY,
+                detail,
+            ));
+        }
         serde_json::from_value(value).map(CfJson).map_err(|e| {
             HttpError::for_client_error(
                 None,
@@ -57,4 +64,18 @@ impl<T: DeserializeOwned + JsonSchema + Send + Sync + 'static> ExclusiveExtracto
     fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
         TypedBody::<T>::metadata(content_type)
     }
+}
+
+/// The reference's `Unknown field(s): 'a', 'b'` for top-level keys the message does not have
+/// (the properties of `T`'s schema).
+fn unknown_fields<T: JsonSchema>(value: &serde_json::Value) -> Option<String> {
+    let object = value.as_object()?;
+    let schema = schemars::r#gen::SchemaGenerator::default().into_root_schema_for::<T>();
+    let known = schema.schema.object.as_ref()?;
+    let unknown: Vec<&str> = object
+        .keys()
+        .filter(|key| !known.properties.contains_key(*key))
+        .map(String::as_str)
+        .collect();
+    (!unknown.is_empty()).then(|| format!("Unknown field(s): '{}'", unknown.join("', '")))
 }

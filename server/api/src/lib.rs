@@ -9,16 +9,20 @@
 //! Every `/v3` endpoint takes `Authorization: bearer <JWT>` issued by UAA; reads need a read or
 //! admin scope, everything else `cloud_controller.write` or `cloud_controller.admin`.
 
+mod accepted;
 mod bits_response;
 mod error;
 mod json_body;
+mod list_query;
 pub mod spec;
 mod types;
 mod upload_form;
 
+pub use accepted::HttpResponseAcceptedEmpty;
 pub use bits_response::DropletBits;
 pub use error::{CfError, ErrorItem};
 pub use json_body::CfJson;
+pub use list_query::{ListQuery, parse_query_string};
 pub use types::*;
 pub use upload_form::{MAX_RESOURCES_FIELD_BYTES, UploadForm};
 
@@ -39,6 +43,12 @@ pub trait DropletApi {
     /// Creates a droplet for an app, in state `AWAITING_UPLOAD` with the buildpack lifecycle,
     /// ready to receive its bits through the upload endpoint. `process_types` defaults to
     /// `{"web": ""}`.
+    ///
+    /// With `source_guid`, copies that droplet to the app instead: the body then holds only
+    /// `relationships`, the source must be `STAGED` (422 otherwise, 404 if it does not exist),
+    /// and the new droplet is answered in state `COPYING`. Once its bits are copied it takes the
+    /// source's state and checksum, or becomes `FAILED` with an error `failed to copy - ...`;
+    /// there is no job to follow, the droplet's state is what to poll.
     #[endpoint {
         method = POST,
         path = "/v3/droplets",
@@ -46,6 +56,7 @@ pub trait DropletApi {
     }]
     async fn droplet_create(
         rqctx: RequestContext<Self::Context>,
+        query: Query<DropletCreateQuery>,
         body: CfJson<DropletCreate>,
     ) -> Result<HttpResponseCreated<Droplet>, CfError>;
 
@@ -59,6 +70,57 @@ pub trait DropletApi {
         rqctx: RequestContext<Self::Context>,
         path: Path<DropletPath>,
     ) -> Result<HttpResponseOk<Droplet>, CfError>;
+
+    /// List droplets
+    ///
+    /// Pages through the droplets, filtered by `guids`, `states`, `app_guids`, `label_selector`,
+    /// `created_ats` and `updated_ats`, ordered by `order_by`. Every requirement of a filter must
+    /// hold. `total_results` counts all matching droplets; the `first`, `last`, `next` and
+    /// `previous` links carry the same query.
+    ///
+    /// In lists, `process_types` and `execution_metadata` are redacted as
+    /// `[PRIVATE DATA HIDDEN IN LISTS]`, as in the reference. An unknown or malformed query
+    /// parameter is 400 `CF-BadQueryParameter`, naming it.
+    #[endpoint {
+        method = GET,
+        path = "/v3/droplets",
+        tags = ["droplets"],
+    }]
+    async fn droplet_list(
+        rqctx: RequestContext<Self::Context>,
+        query: ListQuery<DropletListParams>,
+    ) -> Result<HttpResponseOk<DropletList>, CfError>;
+
+    /// Update a droplet's metadata
+    ///
+    /// Sets the labels and annotations given in `metadata`; a null value deletes the key, and
+    /// keys not mentioned stay. Keys and values follow the Cloud Controller's rules; a violation
+    /// is 422 and changes nothing.
+    #[endpoint {
+        method = PATCH,
+        path = "/v3/droplets/{guid}",
+        tags = ["droplets"],
+    }]
+    async fn droplet_update(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<DropletPath>,
+        body: CfJson<DropletUpdate>,
+    ) -> Result<HttpResponseOk<Droplet>, CfError>;
+
+    /// Delete a droplet
+    ///
+    /// Removes the droplet at once (it is not found from then on) and answers 202 with no body
+    /// and a `Location` header naming a `droplet.delete` job, which removes the droplet's bits
+    /// from the blobstore and ends `COMPLETE`. The job is durable: a server restart finishes it.
+    #[endpoint {
+        method = DELETE,
+        path = "/v3/droplets/{guid}",
+        tags = ["droplets"],
+    }]
+    async fn droplet_delete(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<DropletPath>,
+    ) -> Result<HttpResponseHeaders<HttpResponseAcceptedEmpty, LocationHeader>, CfError>;
 
     /// Upload droplet bits
     ///
@@ -135,6 +197,31 @@ pub trait DropletApi {
         query: Query<SignedUrlQuery>,
         headers: Header<DownloadHeaders>,
     ) -> Result<DropletBits, CfError>;
+
+    /// Get the API root
+    ///
+    /// Unauthenticated. Links to the v3 API and to the UAA that issues its tokens (`login` and
+    /// `uaa`), which is how CF clients find where to log in.
+    #[endpoint {
+        method = GET,
+        path = "/",
+        tags = ["root"],
+    }]
+    async fn root_get(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseOk<RootDocument>, CfError>;
+
+    /// Get the v3 API root
+    ///
+    /// Unauthenticated. Links to the resources this service serves.
+    #[endpoint {
+        method = GET,
+        path = "/v3",
+        tags = ["root"],
+    }]
+    async fn v3_root_get(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseOk<V3RootDocument>, CfError>;
 
     /// Get this API's OpenAPI document
     #[endpoint {

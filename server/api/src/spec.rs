@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 const BEARER: &str = "bearer";
 
 /// Operations that carry their own authorization and take no bearer token.
-const UNAUTHENTICATED_OPERATIONS: &[&str] = &["droplet_bits_signed"];
+const UNAUTHENTICATED_OPERATIONS: &[&str] = &["droplet_bits_signed", "root_get", "v3_root_get"];
 
 /// Operations that answer with the droplet's bits.
 const BITS_OPERATIONS: &[&str] = &["droplet_download", "droplet_bits_signed"];

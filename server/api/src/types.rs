@@ -83,8 +83,12 @@ pub struct Droplet {
     pub stack: Option<String>,
     /// The image reference of a docker droplet; always null for buildpack droplets.
     pub image: Option<String>,
+    /// Redacted to `[PRIVATE DATA HIDDEN]` for callers who may not read secrets, and to
+    /// `[PRIVATE DATA HIDDEN IN LISTS]` in lists.
     pub execution_metadata: String,
-    /// Process type name to start command.
+    /// Process type name to start command. Redacted as the reference does: in lists, and for
+    /// callers who may not read secrets, it is `{"redacted_message": "[PRIVATE DATA HIDDEN IN
+    /// LISTS]"}` (lists) or `{"redacted_message": "[PRIVATE DATA HIDDEN]"}` instead.
     pub process_types: BTreeMap<String, String>,
     pub relationships: DropletRelationships,
     pub metadata: Metadata,
@@ -177,6 +181,86 @@ pub struct DropletCreate {
     /// Process type name to start command; defaults to `{"web": ""}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process_types: Option<BTreeMap<String, String>>,
+    /// Labels and annotations of the new droplet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<MetadataUpdate>,
+}
+
+/// Request body of `PATCH /v3/droplets/{guid}`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+pub struct DropletUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<MetadataUpdate>,
+}
+
+/// Labels and annotations to set; a null value deletes the key.
+///
+/// Keys are an optional DNS-style prefix (at most 253 characters, not `cloudfoundry.org`) and
+/// `/`, then a name of at most 63 alphanumerics, `-`, `_` and `.`, starting and ending
+/// alphanumeric. Label values follow the name rules or are empty; annotation values are at most
+/// 5000 characters.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+pub struct MetadataUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, Option<String>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, Option<String>>>,
+}
+
+/// Query of `GET /v3/droplets`. Lists are comma-separated; a parameter not named here is 400.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+pub struct DropletListParams {
+    /// Droplet guids to include.
+    pub guids: Option<String>,
+    /// Droplet states to include, e.g. `STAGED,FAILED`.
+    pub states: Option<String>,
+    /// App guids whose droplets to include.
+    pub app_guids: Option<String>,
+    /// Label requirements, joined by commas: `key`, `!key`, `key=value`, `key==value`,
+    /// `key!=value`, `key in (v1,v2)`, `key notin (v1,v2)`.
+    pub label_selector: Option<String>,
+    /// Creation times (`YYYY-MM-DDThh:mm:ssZ`) to include, comma-separated; or a single time as
+    /// `created_ats[lt]`, `created_ats[lte]`, `created_ats[gt]` or `created_ats[gte]`.
+    pub created_ats: Option<String>,
+    /// Update times, like `created_ats`: a list, or `updated_ats[lt|lte|gt|gte]`.
+    pub updated_ats: Option<String>,
+    /// Page to show, from 1 (the default).
+    pub page: Option<u32>,
+    /// Droplets per page, 1 to 5000; 50 by default.
+    pub per_page: Option<u32>,
+    /// `created_at` (the default), `updated_at`, or either with `-` for descending order.
+    pub order_by: Option<String>,
+}
+
+/// A page of droplets.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct DropletList {
+    pub pagination: Pagination,
+    pub resources: Vec<Droplet>,
+}
+
+/// Where a page is in a list; every href is absolute and carries the list's query.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct Pagination {
+    pub total_results: u64,
+    pub total_pages: u64,
+    pub first: PageLink,
+    pub last: PageLink,
+    pub next: Option<PageLink>,
+    pub previous: Option<PageLink>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct PageLink {
+    /// Absolute URL.
+    pub href: String,
+}
+
+/// Query of `POST /v3/droplets`.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+pub struct DropletCreateQuery {
+    /// Copy this droplet (which must be `STAGED`) to the app named in the body.
+    pub source_guid: Option<String>,
 }
 
 /// One entry of the optional `resources` form field of an upload: a file the tarball must hold.
@@ -286,4 +370,37 @@ pub struct SignedUrlQuery {
     pub expires: i64,
     /// Hex HMAC-SHA256 over method, path and expiry.
     pub signature: String,
+}
+
+/// `GET /`: where the APIs and the token issuer are. CF clients read it first.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct RootDocument {
+    pub links: RootLinks,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct RootLinks {
+    #[serde(rename = "self")]
+    pub self_: Link,
+    /// Always null: this service has no v2 API.
+    pub cloud_controller_v2: Option<Link>,
+    pub cloud_controller_v3: Link,
+    /// The UAA that issues tokens for this API (its `/oauth/token` takes grants), when known.
+    pub login: Option<Link>,
+    /// Same as `login`.
+    pub uaa: Option<Link>,
+}
+
+/// `GET /v3`: the resources of the v3 API this service serves.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct V3RootDocument {
+    pub links: V3RootLinks,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct V3RootLinks {
+    #[serde(rename = "self")]
+    pub self_: Link,
+    pub droplets: Link,
+    pub jobs: Link,
 }

@@ -55,6 +55,11 @@ pub trait Blobstore: Send + Sync {
 
     /// Removes the blob under `key`; removing a missing blob is not an error.
     async fn delete(&self, key: &str) -> Result<(), BlobError>;
+
+    /// Makes the blob under `from` also available under `to`, with the same contract as a
+    /// written blob: `to` is visible only once complete and durable. [`BlobError::NotFound`] if
+    /// there is no blob under `from`.
+    async fn copy(&self, from: &str, to: &str) -> Result<(), BlobError>;
 }
 
 #[async_trait::async_trait]

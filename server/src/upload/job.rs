@@ -26,7 +26,12 @@ pub struct ReceivedBits {
 pub async fn finish(ctx: Arc<ServerContext>, droplet: Uuid, job: Uuid, bits: ReceivedBits) {
     let outcome = store_bits(&ctx, droplet, bits).await;
     let recorded = match &outcome {
-        Ok(bits) => ctx.store.complete_upload(droplet, job, bits, now_secs()).await,
+        Ok(bits) => match ctx.store.complete_upload(droplet, job, bits, now_secs()).await {
+            Ok(true) => Ok(()),
+            // Deleted while the job ran, after its delete job removed a blob not yet published.
+            Ok(false) => crate::jobs::remove_orphan(ctx.blobs.as_ref(), &ctx.log, droplet).await,
+            Err(error) => Err(error),
+        },
         Err(error) => ctx.store.fail_job(job, droplet, error, now_secs()).await,
     };
     let log = ctx.log.new(slog::o!("droplet" => droplet.to_string(), "job" => job.to_string()));

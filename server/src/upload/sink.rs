@@ -8,7 +8,7 @@ use bytes::{Buf, Bytes};
 use tokio::sync::mpsc;
 
 /// Chunks queued per worker.
-const QUEUE_CHUNKS: usize = 8;
+const QUEUE_CHUNKS: usize = 4;
 
 pub struct Sink<T> {
     chunks: Option<mpsc::Sender<Bytes>>,

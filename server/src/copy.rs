@@ -1,0 +1,107 @@
+//! `POST /v3/droplets?source_guid=S`: copies a `STAGED` droplet to an app, as the reference's
+//! `DropletCopy` and `DropletBitsCopier` do. The new droplet is `COPYING`, with an internal
+//! `droplet.copy` job recorded in the same transaction; the job copies the blob and gives the
+//! droplet the source's state and checksum, or fails it with `failed to copy - <reason>`. A copy
+//! interrupted by a restart is failed the same way at start-up (see `jobs`).
+
+use std::sync::Arc;
+
+use droplet_api::{CfError, DropletCreate, DropletState};
+use uuid::Uuid;
+
+use crate::auth::{Access, Caller};
+use crate::blobstore::droplet_key;
+use crate::context::ServerContext;
+use crate::jobs;
+use crate::metadata::{COPY_OPERATION, DropletRecord, StoredBits};
+use crate::time::now_secs;
+
+/// The reference's `DropletCopy::InvalidCopyError` for a source that has no bits to copy.
+const NOT_STAGED: &str = "source droplet is not staged";
+
+/// Creates the copy and starts its job; returns the new droplet, `COPYING`.
+pub async fn start(
+    ctx: &Arc<ServerContext>,
+    caller: &Caller,
+    source_guid: &str,
+    body: &DropletCreate,
+) -> Result<DropletRecord, CfError> {
+    // The reference's order: the message (422), the source (404), the caller (403), the
+    // source's state (422). A copy message holds only `relationships`.
+    let extra: Vec<&str> = [
+        body.process_types.as_ref().map(|_| "process_types"),
+        body.metadata.as_ref().map(|_| "metadata"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !extra.is_empty() {
+        return Err(CfError::unprocessable(format!("Unknown field(s): '{}'", extra.join("', '"))));
+    }
+    let source = ctx.droplet_by_path(source_guid).await?;
+    caller.require(Access::Write)?;
+    if source.state != DropletState::Staged {
+        return Err(CfError::unprocessable(NOT_STAGED));
+    }
+    let now = now_secs();
+    let droplet = DropletRecord {
+        guid: Uuid::new_v4(),
+        app_guid: body.relationships.app.data.guid,
+        state: DropletState::Copying,
+        error: None,
+        checksum_sha256: None,
+        blob_size: None,
+        process_types: source.process_types.clone(),
+        labels: Default::default(),
+        annotations: Default::default(),
+        created_at: now,
+        updated_at: now,
+    };
+    let job = jobs::new_job(COPY_OPERATION, droplet.guid, now);
+    ctx.store.insert_copy(&droplet, &job).await?;
+    tokio::spawn(run(ctx.clone(), source.guid, droplet.guid, job.guid));
+    Ok(droplet)
+}
+
+/// The copy job.
+async fn run(ctx: Arc<ServerContext>, source: Uuid, droplet: Uuid, job: Uuid) {
+    let log = ctx.log.new(slog::o!("droplet" => droplet.to_string(), "job" => job.to_string()));
+    let recorded = match copy_bits(&ctx, source, droplet).await {
+        Ok((state, bits)) => {
+            match ctx.store.complete_copy(droplet, job, state, &bits, now_secs()).await {
+                Ok(true) => {
+                    slog::info!(log, "droplet copied"; "source" => %source, "bytes" => bits.size);
+                    Ok(())
+                }
+                Ok(false) => jobs::remove_orphan(ctx.blobs.as_ref(), &log, droplet).await,
+                Err(error) => Err(error),
+            }
+        }
+        Err(reason) => {
+            slog::warn!(log, "copying a droplet failed"; "source" => %source, "reason" => &reason);
+            let error = jobs::unknown_error(format!("failed to copy - {reason}"));
+            ctx.store.fail_job(job, droplet, &error, now_secs()).await
+        }
+    };
+    if let Err(error) = recorded {
+        // The job stays PROCESSING and the droplet COPYING: the next start-up fails both and
+        // removes the blob.
+        slog::error!(log, "recording the copy's outcome failed"; "error" => %error);
+    }
+}
+
+/// Copies the source's blob; returns the source's state and bits, read before the copy.
+async fn copy_bits(
+    ctx: &ServerContext,
+    source: Uuid,
+    droplet: Uuid,
+) -> Result<(DropletState, StoredBits), String> {
+    let (state, bits) =
+        ctx.store
+            .staged_bits(source)
+            .await
+            .map_err(|e| e.item().detail.clone())?
+            .ok_or_else(|| "source droplet does not exist or is not staged".to_owned())?;
+    ctx.blobs.copy(&droplet_key(source), &droplet_key(droplet)).await.map_err(|e| e.to_string())?;
+    Ok((state, bits))
+}
