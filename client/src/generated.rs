@@ -203,6 +203,17 @@ pub mod types {
         ///CF error name, for example `CF-ResourceNotFound`.
         pub title: ::std::string::String,
     }
+    ///The server is healthy: every check passed.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct Health {
+        ///Each check by name (`metadata`, `blobstore`) with its outcome, `ok`.
+        pub checks: ::std::collections::HashMap<
+            ::std::string::String,
+            ::std::string::String,
+        >,
+        ///Always `ok` (an unhealthy server answers 503 with an error instead).
+        pub status: ::std::string::String,
+    }
     ///An asynchronous operation, such as processing an upload.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Job {
@@ -616,6 +627,51 @@ Sends a `GET` request to `/`
             .build()?;
         let info = OperationInfo {
             operation_id: "root_get",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Check the server's health
+
+Unauthenticated, for load balancers and orchestrators. Checks that the metadata database answers a trivial query and that the blobstore takes a write, each within a few seconds: 200 with `{"status": "ok", "checks": {"metadata": "ok", "blobstore": "ok"}}`, or 503 `CF-ServiceUnavailable` whose detail names each failed check and why.
+
+Sends a `GET` request to `/healthz`
+
+*/
+    pub async fn health_get<'a>(
+        &'a self,
+    ) -> Result<ResponseValue<types::Health>, Error<types::Error>> {
+        let url = format!("{}/healthz", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "health_get",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;

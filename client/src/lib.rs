@@ -8,7 +8,11 @@
 //!   multi-GiB droplets (the generated `Client::new` gives every request 15 s).
 //! - [`FilePart`]: the `bits` of an upload, streamed from a file or any byte stream.
 //! - [`Client::wait_for_job`]: follows a job until it is `COMPLETE` or `FAILED`.
-//! - [`Client::download_to_file`]: streams a droplet to a file and verifies its SHA-256.
+//! - [`Client::download_to_file`]: streams a droplet to a file and verifies its SHA-256;
+//!   [`Client::download_to_file_with`] also resumes an interrupted download and reports progress.
+//! - [`Client::wait_for_copy`]: follows a droplet being copied until it is `STAGED` or `FAILED`.
+//!
+//! With the `cli` feature the crate also builds the `droplet` command line (`cli` module).
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
@@ -33,12 +37,16 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "cli")]
+pub mod cli;
 mod extras;
 #[rustfmt::skip]
 mod generated;
 #[rustfmt::skip]
 mod generated_multipart;
 
-pub use extras::{DownloadError, DownloadReport, FilePart, JobWaitError};
+pub use extras::{
+    DownloadError, DownloadOptions, DownloadReport, FilePart, JobWaitError, accepted_job_guid,
+};
 pub use generated::*;
 pub use generated_multipart::*;

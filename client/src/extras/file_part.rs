@@ -13,12 +13,27 @@ pub struct FilePart {
 impl FilePart {
     /// Streams the file at `path`; its length is sent, and its name is the path's file name.
     pub async fn from_path(path: impl AsRef<Path>) -> std::io::Result<Self> {
+        Self::from_path_reporting(path, |_| {}).await.map(|(part, _)| part)
+    }
+
+    /// [`FilePart::from_path`], calling `progress` with the bytes read so far as the upload
+    /// streams the file; also returns the file's length.
+    pub async fn from_path_reporting(
+        path: impl AsRef<Path>,
+        progress: impl Fn(u64) + Send + Sync + 'static,
+    ) -> std::io::Result<(Self, u64)> {
         let path = path.as_ref();
         let file = tokio::fs::File::open(path).await?;
         let length = file.metadata().await?.len();
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
-        Ok(Self::from_stream(name, Some(length), stream))
+        let mut sent = 0u64;
+        let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).inspect_ok(
+            move |chunk: &Bytes| {
+                sent += chunk.len() as u64;
+                progress(sent);
+            },
+        );
+        Ok((Self::from_stream(name, Some(length), stream), length))
     }
 
     /// Streams any byte stream. With `length`, the part (and so the request) has a known size.

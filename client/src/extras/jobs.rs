@@ -27,21 +27,34 @@ impl Client {
         }
     }
 
+    /// Polls a droplet being copied until it is no longer `COPYING`, and returns it (`STAGED` or
+    /// `FAILED`, as the source was copied or not).
+    pub async fn wait_for_copy(
+        &self,
+        droplet_guid: &str,
+    ) -> Result<types::Droplet, Error<types::Error>> {
+        loop {
+            let droplet = self.droplet_get(droplet_guid).await?.into_inner();
+            if droplet.state != types::DropletState::Copying {
+                return Ok(droplet);
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
     /// Waits for the job named by the `Location` header of a 202 (an upload's answer).
     pub async fn wait_for_accepted_job<T>(
         &self,
         accepted: &ResponseValue<T>,
     ) -> Result<types::Job, JobWaitError> {
-        let location = accepted
-            .headers()
-            .get(reqwest::header::LOCATION)
-            .and_then(|value| value.to_str().ok())
-            .ok_or(JobWaitError::NoJobLocation)?;
-        let guid = location
-            .rsplit('/')
-            .next()
-            .filter(|g| !g.is_empty())
-            .ok_or(JobWaitError::NoJobLocation)?;
-        self.wait_for_job(guid).await
+        let guid = accepted_job_guid(accepted).ok_or(JobWaitError::NoJobLocation)?;
+        self.wait_for_job(&guid).await
     }
+}
+
+/// The guid of the job named by the `Location` header of a 202 (an upload's or delete's answer);
+/// None without a usable header.
+pub fn accepted_job_guid<T>(accepted: &ResponseValue<T>) -> Option<String> {
+    let location = accepted.headers().get(reqwest::header::LOCATION)?.to_str().ok()?;
+    location.rsplit('/').next().filter(|g| !g.is_empty()).map(str::to_owned)
 }

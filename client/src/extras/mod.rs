@@ -5,6 +5,6 @@ mod file_part;
 mod jobs;
 mod transfer;
 
-pub use download::{DownloadError, DownloadReport};
+pub use download::{DownloadError, DownloadOptions, DownloadReport};
 pub use file_part::FilePart;
-pub use jobs::JobWaitError;
+pub use jobs::{JobWaitError, accepted_job_guid};

@@ -1,0 +1,116 @@
+//! What the `droplet` command line prints: a short summary, or the resource as JSON (`--json`),
+//! and errors as one line.
+
+use std::io::Write;
+
+use crate::{DownloadError, DownloadReport, Error, JobWaitError, types};
+
+pub struct Printer<'a> {
+    pub out: &'a mut (dyn Write + Send),
+    pub json: bool,
+}
+
+impl Printer<'_> {
+    fn json(&mut self, value: &impl serde::Serialize) -> anyhow::Result<()> {
+        serde_json::to_writer_pretty(&mut *self.out, value)?;
+        writeln!(self.out)?;
+        Ok(())
+    }
+
+    pub fn droplet(&mut self, droplet: &types::Droplet) -> anyhow::Result<()> {
+        if self.json {
+            return self.json(droplet);
+        }
+        writeln!(self.out, "guid:     {}", droplet.guid)?;
+        writeln!(self.out, "state:    {}", droplet.state)?;
+        let checksum = droplet.checksum.as_ref();
+        let checksum = checksum.map(|c| format!("{} {}", c.type_, c.value));
+        writeln!(self.out, "checksum: {}", checksum.as_deref().unwrap_or("-"))?;
+        if let Some(error) = &droplet.error {
+            writeln!(self.out, "error:    {error}")?;
+        }
+        Ok(())
+    }
+
+    pub fn list(&mut self, list: &types::DropletList) -> anyhow::Result<()> {
+        if self.json {
+            return self.json(list);
+        }
+        for droplet in &list.resources {
+            writeln!(self.out, "{}  {:<17}  {}", droplet.guid, droplet.state, droplet.created_at)?;
+        }
+        let p = &list.pagination;
+        writeln!(self.out, "{} droplets, {} pages", p.total_results, p.total_pages)?;
+        Ok(())
+    }
+
+    pub fn job(&mut self, job: &types::Job) -> anyhow::Result<()> {
+        if self.json {
+            return self.json(job);
+        }
+        writeln!(self.out, "guid:      {}", job.guid)?;
+        writeln!(self.out, "operation: {}", job.operation)?;
+        writeln!(self.out, "state:     {}", job.state)?;
+        if !job.errors.is_empty() {
+            writeln!(self.out, "errors:    {}", job_errors(job))?;
+        }
+        Ok(())
+    }
+
+    pub fn job_guid(&mut self, guid: &str) -> anyhow::Result<()> {
+        if self.json {
+            return self.json(&serde_json::json!({ "job": guid }));
+        }
+        writeln!(self.out, "job: {guid}")?;
+        Ok(())
+    }
+
+    pub fn download(&mut self, report: &DownloadReport) -> anyhow::Result<()> {
+        if self.json {
+            return self.json(report);
+        }
+        writeln!(
+            self.out,
+            "downloaded {} bytes to {}, SHA-256 {} verified",
+            report.bytes,
+            report.path.display(),
+            report.sha256
+        )?;
+        Ok(())
+    }
+}
+
+pub fn job_errors(job: &types::Job) -> String {
+    items(&job.errors)
+}
+
+fn items(errors: &[types::ErrorItem]) -> String {
+    let each = errors.iter().map(|e| format!("{}: {}", e.title, e.detail));
+    each.collect::<Vec<_>>().join("; ")
+}
+
+/// One line saying what went wrong: for an API error, the status and the CF errors' titles and
+/// details.
+pub fn describe(error: &anyhow::Error) -> String {
+    let api = error
+        .downcast_ref::<Error<types::Error>>()
+        .or_else(|| match error.downcast_ref::<DownloadError>() {
+            Some(DownloadError::Api(api)) => Some(api),
+            _ => None,
+        })
+        .or_else(|| match error.downcast_ref::<JobWaitError>() {
+            Some(JobWaitError::Api(api)) => Some(api),
+            _ => None,
+        });
+    let line = match api {
+        Some(Error::ErrorResponse(response)) => {
+            format!("{} ({})", items(&response.errors), response.status())
+        }
+        Some(Error::UnexpectedResponse(response)) => {
+            format!("unexpected response {} from {}", response.status(), response.url())
+        }
+        Some(Error::CommunicationError(e)) => format!("cannot reach the API: {e}"),
+        _ => format!("{error:#}"),
+    };
+    line.replace('\n', " ")
+}
