@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address to listen on; port 0 picks a free port.
@@ -22,15 +22,34 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// Metadata database URL; defaults to `sqlite://<data_dir>/droplets.db`.
     pub database_url: Option<String>,
+    /// How long, in seconds, a server's hold on an upload in progress or a running job lasts
+    /// without renewal (it renews every third of it). A replica that dies loses its holds after
+    /// this long, and another replica then settles its jobs.
+    pub lease_secs: u64,
     pub blobstore: BlobstoreConfig,
     pub auth: AuthConfig,
     /// Log level: trace, debug, info, warn, error.
     pub log_level: String,
+    /// On SIGTERM, how long requests in flight (uploads) may take to finish before they are cut.
+    pub shutdown_grace_secs: u64,
+    /// Log lines as bunyan JSON (one object per line, with `req_id` on request logs) or as
+    /// human-readable text.
+    pub log_format: LogFormat,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    #[default]
+    Text,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BlobstoreConfig {
+    /// Which store holds the bits: a local directory (the default) or an S3-compatible bucket.
+    pub kind: BlobstoreKind,
     /// Directory of the local blobstore; defaults to `<data_dir>/blobs`.
     pub path: Option<PathBuf>,
     /// Answer downloads with 302 to a signed URL served by this server, for clients that
@@ -38,9 +57,45 @@ pub struct BlobstoreConfig {
     pub redirect_downloads: bool,
     /// Lifetime of a signed download URL, in seconds.
     pub signed_url_ttl_secs: u64,
+    /// S3: the bucket (required).
+    pub bucket: Option<String>,
+    /// S3: the endpoint URL, for stores other than AWS (MinIO, Ceph RGW, Garage, ...).
+    pub endpoint: Option<String>,
+    /// S3: the region; else `AWS_REGION`/`AWS_DEFAULT_REGION`, else `us-east-1`.
+    pub region: Option<String>,
+    /// S3: the access key id; else `AWS_ACCESS_KEY_ID` (or the instance's role).
+    pub access_key_id: Option<String>,
+    /// S3: the secret access key; else `AWS_SECRET_ACCESS_KEY`. Never logged.
+    pub secret_access_key: Option<Secret>,
+    /// S3: allow a plain `http://` endpoint.
+    pub allow_http: bool,
+    /// S3: `https://BUCKET.endpoint/KEY` addressing instead of path style (`endpoint/BUCKET/KEY`,
+    /// what MinIO, Ceph and Garage expect by default).
+    pub virtual_hosted_style: bool,
+    /// S3: lifetime of the presigned URLs downloads are redirected to, in seconds.
+    pub presigned_url_ttl_secs: u64,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlobstoreKind {
+    #[default]
+    Local,
+    S3,
+}
+
+/// A credential: deserialized as a plain string, shown by `Debug` as `<redacted>`.
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     /// Base URL of the UAA (e.g. `https://uaa.example.com`): its verification keys
@@ -57,7 +112,7 @@ pub struct AuthConfig {
     pub rsa_public_keys: Vec<RsaPublicKey>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HmacKey {
     /// Key id (`kid` header) this secret answers to; any token without `kid` may use it.
@@ -65,7 +120,7 @@ pub struct HmacKey {
     pub secret: String,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RsaPublicKey {
     pub kid: Option<String>,
@@ -83,16 +138,32 @@ impl Default for Config {
             external_url: None,
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
             database_url: None,
+            lease_secs: 30,
             blobstore: BlobstoreConfig::default(),
             auth: AuthConfig::default(),
             log_level: "info".to_owned(),
+            shutdown_grace_secs: 30,
+            log_format: LogFormat::Text,
         }
     }
 }
 
 impl Default for BlobstoreConfig {
     fn default() -> Self {
-        BlobstoreConfig { path: None, redirect_downloads: false, signed_url_ttl_secs: 60 }
+        BlobstoreConfig {
+            kind: BlobstoreKind::Local,
+            path: None,
+            redirect_downloads: false,
+            signed_url_ttl_secs: 60,
+            bucket: None,
+            endpoint: None,
+            region: None,
+            access_key_id: None,
+            secret_access_key: None,
+            allow_http: false,
+            virtual_hosted_style: false,
+            presigned_url_ttl_secs: 3600,
+        }
     }
 }
 
@@ -120,8 +191,20 @@ impl Config {
         if self.max_upload_bytes == 0 {
             bail!("max_upload_bytes must be greater than 0");
         }
+        if !(1..=3600).contains(&self.lease_secs) {
+            bail!("lease_secs must be between 1 and 3600");
+        }
         if self.blobstore.signed_url_ttl_secs == 0 {
             bail!("blobstore.signed_url_ttl_secs must be greater than 0");
+        }
+        if self.blobstore.kind == BlobstoreKind::S3 {
+            if self.blobstore.bucket.as_deref().is_none_or(str::is_empty) {
+                bail!("blobstore.bucket is required with blobstore.kind = \"s3\"");
+            }
+            // SigV4 presigned URLs live at most 7 days.
+            if !(1..=604_800).contains(&self.blobstore.presigned_url_ttl_secs) {
+                bail!("blobstore.presigned_url_ttl_secs must be between 1 and 604800");
+            }
         }
         if let Some(url) = &self.external_url
             && !(url.starts_with("http://") || url.starts_with("https://"))

@@ -22,6 +22,8 @@ pub struct ServerContext {
     pub tokens: TokenVerifier,
     pub url_signer: UrlSigner,
     pub log: Logger,
+    /// The grace period of a shutdown, and the jobs it waits for.
+    pub shutdown: crate::shutdown::Shutdown,
 }
 
 impl ServerContext {

@@ -2,7 +2,8 @@
 //! `DropletCopy` and `DropletBitsCopier` do. The new droplet is `COPYING`, with an internal
 //! `droplet.copy` job recorded in the same transaction; the job copies the blob and gives the
 //! droplet the source's state and checksum, or fails it with `failed to copy - <reason>`. A copy
-//! interrupted by a restart is failed the same way at start-up (see `jobs`).
+//! interrupted by a dead server is failed the same way by a replica once its lease runs out (see
+//! `jobs`).
 
 use std::sync::Arc;
 
@@ -66,6 +67,7 @@ pub async fn start(
 /// The copy job.
 async fn run(ctx: Arc<ServerContext>, source: Uuid, droplet: Uuid, job: Uuid) {
     let log = ctx.log.new(slog::o!("droplet" => droplet.to_string(), "job" => job.to_string()));
+    let _lease = jobs::JobLease::hold(&ctx.store, &log, job);
     let recorded = match copy_bits(&ctx, source, droplet).await {
         Ok((state, bits)) => {
             match ctx.store.complete_copy(droplet, job, state, &bits, now_secs()).await {
@@ -84,8 +86,8 @@ async fn run(ctx: Arc<ServerContext>, source: Uuid, droplet: Uuid, job: Uuid) {
         }
     };
     if let Err(error) = recorded {
-        // The job stays PROCESSING and the droplet COPYING: the next start-up fails both and
-        // removes the blob.
+        // The job stays PROCESSING and the droplet COPYING: once its lease runs out, a replica
+        // (this one after a restart, or another) fails both and removes the blob.
         slog::error!(log, "recording the copy's outcome failed"; "error" => %error);
     }
 }

@@ -32,6 +32,7 @@ pub async fn start(
     let (ctx, droplet, job_guid) = (ctx.clone(), droplet.guid, job.guid);
     tokio::spawn(async move {
         let log = ctx.log.new(slog::o!("job" => job_guid.to_string()));
+        let _lease = jobs::JobLease::hold(&ctx.store, &log, job_guid);
         jobs::finish_delete(&ctx.store, ctx.blobs.as_ref(), &log, droplet, job_guid).await;
     });
     Ok(job)

@@ -27,6 +27,11 @@ pub async fn download(
     if droplet.state != DropletState::Staged {
         return Err(CfError::unprocessable("Only staged droplets can be downloaded."));
     }
+    // A store that hands out URLs (S3) serves the bits itself, also to clients without a token.
+    let ttl = std::time::Duration::from_secs(ctx.config.blobstore.presigned_url_ttl_secs);
+    if let Some(location) = ctx.blobs.presigned_get(&droplet_key(droplet.guid), ttl).await? {
+        return Ok(DropletBits::Redirect { location });
+    }
     if ctx.config.blobstore.redirect_downloads {
         return Ok(DropletBits::Redirect { location: signed_url(ctx, &droplet) });
     }

@@ -215,4 +215,12 @@ impl DropletApi for DropletApiImpl {
             LazyLock::new(droplet_api::spec::openapi_document);
         Ok(HttpResponseOk(DOCUMENT.clone()))
     }
+
+    async fn docs_get(_rqctx: Ctx) -> Result<http::Response<dropshot::Body>, CfError> {
+        Ok(crate::docs::page())
+    }
+
+    async fn health_get(rqctx: Ctx) -> Result<HttpResponseOk<droplet_api::Health>, CfError> {
+        crate::health::check(rqctx.context()).await.map(HttpResponseOk)
+    }
 }

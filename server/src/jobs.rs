@@ -2,9 +2,12 @@
 //! of job does after a crash.
 //!
 //! Every job is a row in the metadata store, written in the same transaction as the droplet change
-//! that starts it, and left `PROCESSING` until the transaction that records its outcome. A job the
-//! previous process left `PROCESSING` is therefore exactly a job whose outcome is not recorded;
-//! [`recover`] settles each at start-up by its operation:
+//! that starts it, and left `PROCESSING` until the transaction that records its outcome. The row
+//! names its owner (the server process running it) and a lease the owner renews while it works
+//! ([`JobLease`]). A job still `PROCESSING` whose lease ran out is therefore exactly a job whose
+//! process died before recording its outcome; every replica looks for such jobs at start-up and
+//! every half lease ([`spawn_sweeper`]), takes each over with one conditional UPDATE (so exactly
+//! one replica settles it), and [`settle_abandoned`] settles it by its operation:
 //!
 //! | operation | what was lost | recovery |
 //! |---|---|---|
@@ -12,10 +15,16 @@
 //! | `droplet.copy` (internal) | nothing needed, but the copy may be half-published | remove the blob, fail the droplet (`failed to copy - ...`) |
 //! | `droplet.delete` | nothing: the droplet is gone already | remove the blob (idempotent), complete the job |
 //!
-//! The blob goes first and the job's row last, so a crash during recovery only repeats it.
-//! Job state changes stay single conditional statements (`WHERE state = 'PROCESSING'`), so a job
-//! ends once, whoever records it.
+//! The blob goes first and the job's row last, so a crash during recovery only repeats it (the
+//! take-over leased the job to the settling process, and that lease runs out too).
+//! Job state changes stay single conditional statements (`WHERE state = 'PROCESSING' AND owner =
+//! <this process>`), so a job ends once, and a process that lost its job to a take-over (it only
+//! looked dead) changes nothing when it finally records an outcome.
+//!
+//! On SQLite, which one server process uses at a time, a job owned by another instance is
+//! abandoned at once, so a restart settles the previous process's jobs before serving.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use droplet_api::{CfError, ErrorItem, JobState};
@@ -32,8 +41,8 @@ use crate::time::now_secs;
 const DELETE_ATTEMPTS: u32 = 3;
 
 const UPLOAD_INTERRUPTED: &str =
-    "The upload was interrupted by a server restart; upload into a new droplet.";
-const COPY_INTERRUPTED: &str = "failed to copy - interrupted by a server restart";
+    "The upload was interrupted: its server stopped; upload into a new droplet.";
+const COPY_INTERRUPTED: &str = "failed to copy - interrupted: its server stopped";
 
 /// A new `PROCESSING` job of `operation` on `droplet`.
 pub fn new_job(operation: &str, droplet: Uuid, now: i64) -> JobRecord {
@@ -104,40 +113,129 @@ pub async fn finish_delete(
     }
 }
 
-/// After a restart of the only server on the database: settles every job the previous process
-/// left unfinished (see the module documentation).
-pub async fn recover(
+/// A process's hold on a job it runs: renews the job's lease every third of it until dropped.
+pub struct JobLease {
+    renewal: tokio::task::JoinHandle<()>,
+}
+
+impl JobLease {
+    pub fn hold(store: &MetadataStore, log: &Logger, job: Uuid) -> JobLease {
+        let (store, log) = (store.clone(), log.clone());
+        let renewal = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(store.lease() / 3);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                match store.renew_job_lease(job).await {
+                    Ok(true) => {}
+                    // Ended, or taken over by a replica that thought this one dead: whatever
+                    // this process records now changes nothing.
+                    Ok(false) => break,
+                    Err(error) => {
+                        slog::warn!(log, "renewing a job lease failed"; "job" => %job,
+                            "error" => %error)
+                    }
+                }
+            }
+        });
+        JobLease { renewal }
+    }
+}
+
+impl Drop for JobLease {
+    fn drop(&mut self) {
+        self.renewal.abort();
+    }
+}
+
+/// Takes over the jobs whose process is gone and settles each (see the module documentation). A
+/// job that cannot be settled now is given up again, for a later sweep.
+pub async fn settle_abandoned(
     store: &MetadataStore,
     blobs: &dyn Blobstore,
     log: &Logger,
 ) -> anyhow::Result<()> {
-    let unfinished = store
-        .recover_after_restart()
+    let abandoned = store
+        .abandoned_jobs()
         .await
-        .map_err(|e| anyhow::anyhow!("recovering after a restart: {e}"))?;
-    for job in &unfinished {
-        // Every job names its droplet; a row without one has nothing to clean up.
-        let droplet = job.droplet_guid.unwrap_or_default();
-        slog::warn!(log, "settling a job interrupted by a restart";
-            "job" => %job.guid, "operation" => &job.operation, "droplet" => %droplet);
-        let failure = match job.operation.as_str() {
-            DELETE_OPERATION => {
-                finish_delete(store, blobs, log, droplet, job.guid).await;
-                continue;
-            }
-            UPLOAD_OPERATION => UPLOAD_INTERRUPTED,
-            COPY_OPERATION => COPY_INTERRUPTED,
-            _ => "The job was interrupted by a server restart.",
-        };
-        // The blob may have been published just before the process died: the droplet is about
-        // to be FAILED, so its bits must not linger.
-        if job.droplet_guid.is_some() {
-            blobs.delete(&droplet_key(droplet)).await?;
-        }
-        store
-            .fail_job(job.guid, droplet, &unknown_error(failure), now_secs())
+        .map_err(|e| anyhow::anyhow!("looking for abandoned jobs: {e}"))?;
+    for job in &abandoned {
+        // One at a time, so that each is held under a renewed lease from its take-over on.
+        let taken = store
+            .take_over_job(job.guid)
             .await
-            .map_err(|e| anyhow::anyhow!("recovering after a restart: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("taking over an abandoned job: {e}"))?;
+        if !taken {
+            continue;
+        }
+        let _lease = JobLease::hold(store, log, job.guid);
+        slog::warn!(log, "settling a job whose server process is gone";
+            "job" => %job.guid, "operation" => &job.operation);
+        if let Err(error) = settle(store, blobs, log, job).await {
+            slog::error!(log, "settling an abandoned job failed; a later sweep retries";
+                "job" => %job.guid, "error" => %error);
+            if let Err(error) = store.release_job(job.guid).await {
+                slog::error!(log, "giving up an abandoned job failed"; "job" => %job.guid,
+                    "error" => %error);
+            }
+        }
     }
     Ok(())
+}
+
+/// Settles one job this process took over, by its operation.
+async fn settle(
+    store: &MetadataStore,
+    blobs: &dyn Blobstore,
+    log: &Logger,
+    job: &JobRecord,
+) -> Result<(), CfError> {
+    // Every job names its droplet; a row without one has nothing to clean up.
+    let droplet = job.droplet_guid.unwrap_or_default();
+    let failure = match job.operation.as_str() {
+        DELETE_OPERATION => {
+            finish_delete(store, blobs, log, droplet, job.guid).await;
+            return Ok(());
+        }
+        UPLOAD_OPERATION => UPLOAD_INTERRUPTED,
+        COPY_OPERATION => COPY_INTERRUPTED,
+        _ => "The job was interrupted: its server stopped.",
+    };
+    // The blob may have been published just before the process died: the droplet is about to be
+    // FAILED, so its bits must not linger.
+    if job.droplet_guid.is_some() {
+        blobs.delete(&droplet_key(droplet)).await?;
+    }
+    store.fail_job(job.guid, droplet, &unknown_error(failure), now_secs()).await
+}
+
+/// At start-up, before serving: releases what a previous process on SQLite left held, and
+/// settles the abandoned jobs. Then, in the background, looks for abandoned jobs every half lease
+/// for as long as the process runs.
+pub async fn start_recovery(
+    store: &MetadataStore,
+    blobs: &Arc<dyn Blobstore>,
+    log: &Logger,
+) -> anyhow::Result<()> {
+    store
+        .release_dead_upload_claims()
+        .await
+        .map_err(|e| anyhow::anyhow!("releasing upload claims after a restart: {e}"))?;
+    settle_abandoned(store, blobs.as_ref(), log).await?;
+    spawn_sweeper(store.clone(), blobs.clone(), log.clone());
+    Ok(())
+}
+
+fn spawn_sweeper(store: MetadataStore, blobs: Arc<dyn Blobstore>, log: Logger) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(store.lease() / 2);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            if let Err(error) = settle_abandoned(&store, blobs.as_ref(), &log).await {
+                slog::error!(log, "settling abandoned jobs failed"; "error" => %error);
+            }
+        }
+    });
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use droplet_server::Config;
+use droplet_server::config::LogFormat;
 
 #[derive(Parser)]
 #[command(name = "droplet-server", version, about = "Cloud Foundry droplet bits service")]
@@ -17,7 +18,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the server (the default). Flags override the configuration file.
+    /// Run the server (the default). Flags override `DROPLET_<KEY>` environment variables, which
+    /// override the configuration file.
     Serve(ServeArgs),
     /// Print a JWT signed with the data directory's development key.
     Token(TokenArgs),
@@ -29,13 +31,13 @@ struct ServeArgs {
     #[arg(long, env = "DROPLET_CONFIG")]
     config: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:8080]; port 0 picks a free port.
-    #[arg(long, env = "DROPLET_BIND")]
+    #[arg(long)]
     bind: Option<SocketAddr>,
     /// Directory for the SQLite database, local blobs and keys [default: ./droplet-data].
-    #[arg(long, env = "DROPLET_DATA_DIR")]
+    #[arg(long)]
     data_dir: Option<PathBuf>,
     /// Base URL clients reach this server at [default: http://<bound address>].
-    #[arg(long, env = "DROPLET_EXTERNAL_URL")]
+    #[arg(long)]
     external_url: Option<String>,
 }
 
@@ -61,10 +63,8 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let mut config = match &args.config {
-        Some(path) => Config::from_file(path)?,
-        None => Config::default(),
-    };
+    let mut config =
+        droplet_server::config_sources::load(args.config.as_deref(), std::env::vars())?;
     if let Some(bind) = args.bind {
         config.bind = bind;
     }
@@ -76,12 +76,20 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let level = serde_json::from_value(serde_json::Value::String(config.log_level.clone()))
         .with_context(|| format!("invalid log_level {:?}", config.log_level))?;
-    let log = dropshot::ConfigLogging::StderrTerminal { level }
-        .to_logger("droplet-server")
-        .context("setting up logging")?;
+    let logging = match config.log_format {
+        LogFormat::Text => dropshot::ConfigLogging::StderrTerminal { level },
+        // Bunyan JSON, one object per line, on stderr like the text.
+        LogFormat::Json => dropshot::ConfigLogging::File {
+            level,
+            path: "/dev/stderr".into(),
+            if_exists: dropshot::ConfigLoggingIfExists::Append,
+        },
+    };
+    let log = logging.to_logger("droplet-server").context("setting up logging")?;
     tokio::runtime::Runtime::new()?.block_on(async move {
         let data_dir = config.data_dir.clone();
         let development = config.uses_development_key();
+        let grace = std::time::Duration::from_secs(config.shutdown_grace_secs);
         let server = droplet_server::start(config, log).await?;
         let mut stdout = std::io::stdout();
         writeln!(stdout, "listening on http://{}", server.local_addr())?;
@@ -94,7 +102,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         stdout.flush()?;
         shutdown_signal().await;
-        server.close().await
+        server.shutdown(grace).await
     })
 }
 

@@ -4,6 +4,7 @@
 //! database, agree on who won.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use droplet_api::{CfError, DropletState, ErrorItem, JobState};
 use slog::Logger;
@@ -12,6 +13,7 @@ use sqlx::{AnyPool, Row};
 use uuid::Uuid;
 
 use crate::listing::{DropletFilter, LabelRequirement, ListRequest, TimeFilter};
+use crate::time::now_ms;
 
 /// Schema changes, applied in order at start-up; each runs once.
 const MIGRATIONS: &[&str] = &[
@@ -50,6 +52,13 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (droplet_guid, key)
     );
     CREATE INDEX droplet_labels_key_value ON droplet_labels (key, value)",
+    // 3: job leases, so that many replicas can share the database: the server process running a
+    // `PROCESSING` job (`owner`, its instance id) renews `lease_expires_ms` while it works; a job
+    // whose lease ran out lost its process and is claimed and settled by another
+    // (`take_over_job`). Rows from before have neither and count as abandoned.
+    "ALTER TABLE jobs ADD COLUMN owner TEXT;
+    ALTER TABLE jobs ADD COLUMN lease_expires_ms BIGINT;
+    CREATE INDEX jobs_state ON jobs (state)",
 ];
 
 /// Operation name of upload jobs.
@@ -92,14 +101,29 @@ pub struct StoredBits {
     pub size: u64,
 }
 
+/// A handle on the metadata database (cheap to clone: the pool is shared).
+#[derive(Clone)]
 pub struct MetadataStore {
     pool: AnyPool,
     log: Logger,
+    /// This server process, as recorded in `jobs.owner` of the jobs it runs.
+    instance: Uuid,
+    /// How long a hold on an upload or a job lasts without renewal.
+    lease: Duration,
+    /// SQLite: the database file belongs to one server process at a time, so a job owned by any
+    /// other instance belongs to a process that is gone. PostgreSQL is shared by replicas.
+    single_process: bool,
 }
 
 impl MetadataStore {
-    /// Connects and brings the schema up to date.
-    pub async fn connect(url: &str, log: Logger) -> anyhow::Result<Self> {
+    /// A trivial query, for `GET /healthz`: the database answers.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(drop)
+    }
+
+    /// Connects and brings the schema up to date. `lease` is how long this process's hold on an
+    /// upload or a job lasts without renewal.
+    pub async fn connect(url: &str, lease: Duration, log: Logger) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let is_sqlite = url.starts_with("sqlite:");
         let pool = AnyPoolOptions::new()
@@ -123,18 +147,44 @@ impl MetadataStore {
             .connect(url)
             .await
             .map_err(|e| anyhow::anyhow!("connecting to the metadata database: {e}"))?;
-        let store = MetadataStore { pool, log };
+        let instance = Uuid::new_v4();
+        let store = MetadataStore { pool, log, instance, lease, single_process: is_sqlite };
         store.migrate().await?;
+        slog::info!(store.log, "metadata database ready"; "instance" => %instance);
         Ok(store)
     }
 
+    /// This server process's instance id.
+    pub fn instance(&self) -> Uuid {
+        self.instance
+    }
+
+    /// How long a hold on an upload or a job lasts without renewal.
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
+
+    fn lease_expiry(&self) -> i64 {
+        now_ms() + self.lease.as_millis() as i64
+    }
+
+    /// Applies the missing migrations, all in one transaction. On PostgreSQL, replicas starting
+    /// at once queue on an advisory lock held until that transaction ends, so each migration runs
+    /// once; SQLite serializes writers by itself (and has no such function).
     async fn migrate(&self) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        if !self.single_process {
+            // Backend-specific, unavoidably: the lock key is arbitrary but fixed for this schema.
+            // (Selected through a count: the Any driver cannot decode the function's `void`.)
+            sqlx::query("SELECT COUNT(*) AS n FROM (SELECT pg_advisory_xact_lock(7462031)) AS l")
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         for (index, migration) in MIGRATIONS.iter().enumerate() {
             let version = index as i64 + 1;
-            let mut tx = self.pool.begin().await?;
             let applied = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
                 .bind(version)
                 .fetch_optional(&mut *tx)
@@ -150,8 +200,8 @@ impl MetadataStore {
                 .bind(version)
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await?;
         }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -360,14 +410,16 @@ impl MetadataStore {
         if moved.rows_affected() != 1 {
             return Ok(false);
         }
-        insert_job(&mut tx, job).await.map_err(|e| self.fail(e))?;
+        insert_job(&mut tx, job, self.instance, self.lease_expiry())
+            .await
+            .map_err(|e| self.fail(e))?;
         tx.commit().await.map_err(|e| self.fail(e))?;
         Ok(true)
     }
 
     /// The upload job succeeded: the droplet is `STAGED` with its checksum, the job `COMPLETE`.
-    /// False if the droplet was deleted meanwhile: its published blob is then the caller's to
-    /// remove.
+    /// False if the droplet was deleted meanwhile, or the job was taken over by another replica:
+    /// its published blob is then the caller's to remove.
     pub async fn complete_upload(
         &self,
         droplet: Uuid,
@@ -376,6 +428,11 @@ impl MetadataStore {
         now: i64,
     ) -> Result<bool, CfError> {
         let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
+        if !self.settle_job(&mut tx, job, JobState::Complete, &[], now).await? {
+            // Another replica took the job over (this one looked dead): it fails the droplet and
+            // removes the blob; removing it here too is harmless.
+            return Ok(false);
+        }
         let staged = sqlx::query(
             "UPDATE droplets SET state = 'STAGED', checksum_sha256 = $1, checksum_sha1 = $2,
                 blob_size = $3, error = NULL, updated_at = $4
@@ -389,9 +446,6 @@ impl MetadataStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| self.fail(e))?;
-        set_job_state(&mut tx, job, JobState::Complete, &[], now)
-            .await
-            .map_err(|e| self.fail(e))?;
         tx.commit().await.map_err(|e| self.fail(e))?;
         Ok(staged.rows_affected() == 1)
     }
@@ -414,7 +468,9 @@ impl MetadataStore {
             .execute(&mut *tx)
             .await
             .map_err(|e| self.fail(e))?;
-        insert_job(&mut tx, job).await.map_err(|e| self.fail(e))?;
+        insert_job(&mut tx, job, self.instance, self.lease_expiry())
+            .await
+            .map_err(|e| self.fail(e))?;
         tx.commit().await.map_err(|e| self.fail(e))?;
         Ok(true)
     }
@@ -446,7 +502,9 @@ impl MetadataStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| self.fail(e))?;
-        insert_job(&mut tx, job).await.map_err(|e| self.fail(e))?;
+        insert_job(&mut tx, job, self.instance, self.lease_expiry())
+            .await
+            .map_err(|e| self.fail(e))?;
         tx.commit().await.map_err(|e| self.fail(e))
     }
 
@@ -483,8 +541,8 @@ impl MetadataStore {
     }
 
     /// The copy job succeeded: the droplet takes the source's state and bits, the job is
-    /// `COMPLETE`. False if the droplet was deleted meanwhile: the copied blob is then the
-    /// caller's to remove.
+    /// `COMPLETE`. False if the droplet was deleted meanwhile, or the job was taken over by another
+    /// replica: the copied blob is then the caller's to remove.
     pub async fn complete_copy(
         &self,
         droplet: Uuid,
@@ -494,6 +552,9 @@ impl MetadataStore {
         now: i64,
     ) -> Result<bool, CfError> {
         let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
+        if !self.settle_job(&mut tx, job, JobState::Complete, &[], now).await? {
+            return Ok(false);
+        }
         let copied = sqlx::query(
             "UPDATE droplets SET state = $1, checksum_sha256 = $2, checksum_sha1 = $3,
                 blob_size = $4, error = NULL, updated_at = $5
@@ -508,9 +569,6 @@ impl MetadataStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| self.fail(e))?;
-        set_job_state(&mut tx, job, JobState::Complete, &[], now)
-            .await
-            .map_err(|e| self.fail(e))?;
         tx.commit().await.map_err(|e| self.fail(e))?;
         Ok(copied.rows_affected() == 1)
     }
@@ -518,14 +576,12 @@ impl MetadataStore {
     /// A job that changes no droplet (a delete) is done.
     pub async fn complete_job(&self, job: Uuid, now: i64) -> Result<(), CfError> {
         let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
-        set_job_state(&mut tx, job, JobState::Complete, &[], now)
-            .await
-            .map_err(|e| self.fail(e))?;
+        self.settle_job(&mut tx, job, JobState::Complete, &[], now).await?;
         tx.commit().await.map_err(|e| self.fail(e))
     }
 
     /// A job failed: the job is `FAILED` with `error`, and its droplet, if still being processed,
-    /// `FAILED` with `error.detail`.
+    /// `FAILED` with `error.detail`. Nothing changes if this process no longer owns the job.
     pub async fn fail_job(
         &self,
         job: Uuid,
@@ -534,6 +590,12 @@ impl MetadataStore {
         now: i64,
     ) -> Result<(), CfError> {
         let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
+        if !self
+            .settle_job(&mut tx, job, JobState::Failed, std::slice::from_ref(error), now)
+            .await?
+        {
+            return Ok(());
+        }
         sqlx::query(
             "UPDATE droplets SET state = 'FAILED', error = $1, updated_at = $2
              WHERE guid = $3 AND state IN ('PROCESSING_UPLOAD', 'COPYING')",
@@ -544,16 +606,73 @@ impl MetadataStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| self.fail(e))?;
-        set_job_state(&mut tx, job, JobState::Failed, std::slice::from_ref(error), now)
-            .await
-            .map_err(|e| self.fail(e))?;
         tx.commit().await.map_err(|e| self.fail(e))
     }
 
-    /// After a restart of the only server on this database: no upload is streaming any more, so
-    /// every upload claim is released. Returns the jobs the previous process left `PROCESSING`,
-    /// oldest first, for `crate::jobs::recover` to finish or fail each by its operation.
-    pub async fn recover_after_restart(&self) -> Result<Vec<JobRecord>, CfError> {
+    /// Ends a `PROCESSING` job owned by this process, first thing in `tx` (which locks the row,
+    /// so that a replica taking the job over waits for the outcome, or wins and makes this
+    /// return false). False if the job is no longer this process's: the caller changes nothing.
+    async fn settle_job(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        job: Uuid,
+        state: JobState,
+        errors: &[ErrorItem],
+        now: i64,
+    ) -> Result<bool, CfError> {
+        let result = sqlx::query(
+            "UPDATE jobs SET state = $1, errors = $2, updated_at = $3, lease_expires_ms = NULL
+             WHERE guid = $4 AND state = 'PROCESSING' AND owner = $5",
+        )
+        .bind(state.as_str())
+        .bind(to_json(&errors))
+        .bind(now)
+        .bind(job.to_string())
+        .bind(self.instance.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| self.fail(e))?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Extends this process's lease on a job it is working on. False if the job ended or another
+    /// replica took it over.
+    pub async fn renew_job_lease(&self, job: Uuid) -> Result<bool, CfError> {
+        let result = sqlx::query(
+            "UPDATE jobs SET lease_expires_ms = $1
+             WHERE guid = $2 AND state = 'PROCESSING' AND owner = $3",
+        )
+        .bind(self.lease_expiry())
+        .bind(job.to_string())
+        .bind(self.instance.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Gives up this process's hold on a job it could not settle, so that the next sweep of any
+    /// replica (this one included) takes it over again.
+    pub async fn release_job(&self, job: Uuid) -> Result<(), CfError> {
+        sqlx::query(
+            "UPDATE jobs SET owner = NULL, lease_expires_ms = NULL
+             WHERE guid = $1 AND state = 'PROCESSING' AND owner = $2",
+        )
+        .bind(job.to_string())
+        .bind(self.instance.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    /// At start-up on SQLite only: no upload of the previous process is streaming any more, so
+    /// every upload claim is released at once rather than when its lease runs out. (On
+    /// PostgreSQL another replica may be streaming; claims there lapse by their lease.)
+    pub async fn release_dead_upload_claims(&self) -> Result<(), CfError> {
+        if !self.single_process {
+            return Ok(());
+        }
         sqlx::query(
             "UPDATE droplets SET upload_claim = NULL, upload_claim_expires_ms = NULL
              WHERE upload_claim IS NOT NULL",
@@ -561,12 +680,57 @@ impl MetadataStore {
         .execute(&self.pool)
         .await
         .map_err(|e| self.fail(e))?;
-        let rows =
-            sqlx::query("SELECT * FROM jobs WHERE state = 'PROCESSING' ORDER BY created_at, guid")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    /// The condition on `jobs` rows of a job abandoned by its process, with `$1` this instance
+    /// and `$2` now: its lease ran out without renewal, or, on SQLite (one server process per
+    /// database file), another instance owns it at all: that instance is a previous process. A
+    /// process never takes over its own jobs: it knows it is alive.
+    fn abandoned_condition(&self) -> &'static str {
+        if self.single_process {
+            // `$2` unused, but bound all the same.
+            "(owner IS NULL OR owner <> $1) AND $2 = $2"
+        } else {
+            "(owner IS NULL OR owner <> $1)
+             AND (lease_expires_ms IS NULL OR lease_expires_ms < $2)"
+        }
+    }
+
+    /// The `PROCESSING` jobs whose process is gone, oldest first, for
+    /// `crate::jobs::settle_abandoned` to take over (`take_over_job`) and settle one by one.
+    pub async fn abandoned_jobs(&self) -> Result<Vec<JobRecord>, CfError> {
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM jobs WHERE state = 'PROCESSING' AND {}
+             ORDER BY created_at, guid",
+            self.abandoned_condition()
+        ))
+        .bind(self.instance.to_string())
+        .bind(now_ms())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
         rows.iter().map(job_from_row).collect::<Result<_, _>>().map_err(|e| self.fail(e))
+    }
+
+    /// Takes over an abandoned job: one conditional UPDATE that makes this process its owner
+    /// under a fresh lease, so that exactly one replica wins it, and the dead owner's late writes
+    /// (all conditional on ownership) change nothing. False if another replica won, or the job
+    /// ended or came back to life meanwhile.
+    pub async fn take_over_job(&self, job: Uuid) -> Result<bool, CfError> {
+        let taken = sqlx::query(&format!(
+            "UPDATE jobs SET owner = $1, lease_expires_ms = $3
+             WHERE guid = $4 AND state = 'PROCESSING' AND {}",
+            self.abandoned_condition()
+        ))
+        .bind(self.instance.to_string())
+        .bind(now_ms())
+        .bind(self.lease_expiry())
+        .bind(job.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        Ok(taken.rows_affected() == 1)
     }
 }
 
@@ -671,13 +835,17 @@ fn where_clause(filter: &DropletFilter) -> (String, Vec<Bind>) {
     (clause, binds)
 }
 
+/// Records a new job, owned by `owner` until `lease_expires_ms` unless renewed.
 async fn insert_job(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     job: &JobRecord,
+    owner: Uuid,
+    lease_expires_ms: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO jobs (guid, operation, state, droplet_guid, errors, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO jobs (guid, operation, state, droplet_guid, errors, created_at, updated_at,
+            owner, lease_expires_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(job.guid.to_string())
     .bind(job.operation.clone())
@@ -686,26 +854,8 @@ async fn insert_job(
     .bind(to_json(&job.errors))
     .bind(job.created_at)
     .bind(job.updated_at)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-async fn set_job_state(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    job: Uuid,
-    state: JobState,
-    errors: &[ErrorItem],
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE jobs SET state = $1, errors = $2, updated_at = $3
-         WHERE guid = $4 AND state = 'PROCESSING'",
-    )
-    .bind(state.as_str())
-    .bind(to_json(&errors))
-    .bind(now)
-    .bind(job.to_string())
+    .bind(owner.to_string())
+    .bind(lease_expires_ms)
     .execute(&mut **tx)
     .await?;
     Ok(())

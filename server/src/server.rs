@@ -8,8 +8,8 @@ use dropshot::{ConfigDropshot, HandlerTaskMode, HttpServer, ServerBuilder};
 use slog::Logger;
 
 use crate::auth::TokenVerifier;
-use crate::blobstore::LocalBlobstore;
-use crate::config::Config;
+use crate::blobstore::{Blobstore, LocalBlobstore, S3Blobstore};
+use crate::config::{BlobstoreKind, Config};
 use crate::context::ServerContext;
 use crate::endpoints::DropletApiImpl;
 use crate::metadata::MetadataStore;
@@ -36,6 +36,24 @@ impl RunningServer {
     pub async fn close(self) -> anyhow::Result<()> {
         self.server.close().await.map_err(|e| anyhow::anyhow!(e))
     }
+
+    /// Stops accepting connections and lets the requests in flight finish for up to `grace`; then
+    /// cuts the uploads still streaming, and waits for the upload jobs (see `shutdown.rs`).
+    pub async fn shutdown(self, grace: std::time::Duration) -> anyhow::Result<()> {
+        let ctx = self.context().clone();
+        let deadline = tokio::spawn({
+            let ctx = ctx.clone();
+            async move {
+                tokio::time::sleep(grace).await;
+                slog::warn!(ctx.log, "shutdown grace period over: cutting uploads in flight");
+                ctx.shutdown.cut();
+            }
+        });
+        let closed = self.close().await;
+        deadline.abort();
+        ctx.shutdown.jobs_done().await;
+        closed
+    }
 }
 
 pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer> {
@@ -49,15 +67,24 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
     let tokens = TokenVerifier::new(&config.auth, development_secret.as_deref()).await?;
     let url_signer =
         UrlSigner::new(load_or_create_secret(&config.data_dir.join("url-signing-key"))?);
-    let blobs = Arc::new(LocalBlobstore::open(&config.blob_dir())?);
+    let blobs: Arc<dyn Blobstore> = match config.blobstore.kind {
+        BlobstoreKind::Local => Arc::new(LocalBlobstore::open(&config.blob_dir())?),
+        BlobstoreKind::S3 => Arc::new(S3Blobstore::new(
+            &config.blobstore,
+            log.new(slog::o!("component" => "blobstore")),
+        )?),
+    };
     let database_url = config.database_url();
-    let store =
-        MetadataStore::connect(&database_url, log.new(slog::o!("component" => "metadata"))).await?;
-    if database_url.starts_with("sqlite:") {
-        // The embedded database belongs to this one server: whatever was in flight died with the
-        // previous process. Uploads and copies in flight are failed, deletes finished.
-        crate::jobs::recover(&store, blobs.as_ref(), &log).await?;
-    }
+    let store = MetadataStore::connect(
+        &database_url,
+        std::time::Duration::from_secs(config.lease_secs),
+        log.new(slog::o!("component" => "metadata")),
+    )
+    .await?;
+    // Jobs whose server process is gone (a previous process of this server, or a dead replica
+    // sharing the database) are settled now and, in the background, for as long as this runs:
+    // uploads and copies in flight are failed, deletes finished.
+    crate::jobs::start_recovery(&store, &blobs, &log).await?;
     let api = droplet_api::droplet_api_mod::api_description::<DropletApiImpl>()
         .map_err(|e| anyhow::anyhow!("building the API: {e}"))?;
     let dropshot_config = ConfigDropshot {
@@ -76,6 +103,7 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
         tokens,
         url_signer,
         log: log.clone(),
+        shutdown: Default::default(),
     });
     let server = ServerBuilder::new(api, context, log)
         .config(dropshot_config)

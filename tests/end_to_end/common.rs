@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use droplet_client::{Client, DropletUploadForm, FilePart, types};
@@ -44,28 +45,92 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// `http://ADDR`: the base of every link the server hands out.
     pub base_url: String,
+    /// The PostgreSQL database (and blob directory) this server shares with its replicas, if it
+    /// runs on PostgreSQL; the last server to go drops the database.
+    shared: Option<Arc<SharedStorage>>,
 }
 
 impl TestServer {
-    /// A server on its embedded defaults (development token key, SQLite, local blobs).
+    /// A server on its embedded defaults (development token key, SQLite, local blobs); on a fresh
+    /// PostgreSQL database instead when the test runs through [`on_postgres`].
     pub fn start() -> Self {
         Self::launch(None)
     }
 
-    /// A server with this TOML configuration file.
+    /// A server with this TOML configuration file (plus, through [`on_postgres`], a fresh
+    /// PostgreSQL database).
     pub fn start_with_config(toml: &str) -> Self {
         Self::launch(Some(toml))
     }
 
+    /// `count` servers acting as one, started all at once: replicas on one fresh PostgreSQL
+    /// database, one blob directory (`blobstore.path`) and one data directory (for the keys that
+    /// sign tokens and URLs), each with its own configuration file and log.
+    pub fn start_replicas(count: usize) -> Vec<Self> {
+        let dir = tempfile::Builder::new().prefix("droplet-e2e-shared-").tempdir().expect("dir");
+        // The keys exist before the replicas race to start.
+        std::fs::create_dir_all(dir.path().join("data")).expect("shared data directory");
+        for key in ["dev-token-key", "url-signing-key"] {
+            let secret = hex::encode(rand::random::<[u8; 32]>());
+            std::fs::write(dir.path().join("data").join(key), secret).expect("writing a key");
+        }
+        let shared = Arc::new(SharedStorage { database: PgDatabase::create(), dir: Some(dir) });
+        std::thread::scope(|scope| {
+            let starting: Vec<_> = (0..count)
+                .map(|_| scope.spawn(|| Self::launch_on(None, Some(shared.clone()))))
+                .collect();
+            starting.into_iter().map(|replica| replica.join().expect("a replica")).collect()
+        })
+    }
+
     fn launch(toml: Option<&str>) -> Self {
+        let shared = (BACKEND.get() == Backend::Postgres)
+            .then(|| Arc::new(SharedStorage { database: PgDatabase::create(), dir: None }));
+        Self::launch_on(toml, shared)
+    }
+
+    fn launch_on(toml: Option<&str>, shared: Option<Arc<SharedStorage>>) -> Self {
         let root = tempfile::Builder::new().prefix("droplet-e2e-").tempdir().expect("temp dir");
-        let config = toml.map(|toml| {
+        // Keys the storage needs go first, before any table of the test's own configuration.
+        let mut text = String::new();
+        if let Some(shared) = &shared {
+            // A short lease, so that a killed server's jobs are settled within the test.
+            text.push_str(&format!(
+                "database_url = {:?}\nlease_secs = {TEST_LEASE_SECS}\n",
+                shared.database.url
+            ));
+            if let Some(dir) = &shared.dir {
+                text.push_str(&format!("blobstore.path = {:?}\n", dir.path().join("blobs")));
+            }
+        }
+        text.push_str(toml.unwrap_or(""));
+        let config = (!text.is_empty()).then(|| {
             let path = root.path().join("config.toml");
-            std::fs::write(&path, toml).expect("writing the configuration");
+            std::fs::write(&path, text).expect("writing the configuration");
             path
         });
-        let (child, addr) = spawn(root.path(), config.as_deref());
-        TestServer { root, config, child, addr, base_url: format!("http://{addr}") }
+        let data_dir = data_dir(root.path(), shared.as_deref());
+        let (child, addr) = spawn(root.path(), &data_dir, config.as_deref());
+        TestServer { root, config, child, addr, base_url: format!("http://{addr}"), shared }
+    }
+
+    /// The rows of one SQL query on this server's PostgreSQL database, one line per row and
+    /// columns separated by `|`.
+    pub fn query(&self, sql: &str) -> String {
+        let shared = self.shared.as_ref().expect("a server on PostgreSQL");
+        let output = Command::new("psql")
+            .arg(&shared.database.url)
+            .args(["-v", "ON_ERROR_STOP=1", "-qtA", "-c", sql])
+            .output()
+            .expect("running psql");
+        assert!(output.status.success(), "psql: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).expect("UTF-8").trim().to_owned()
+    }
+
+    /// `kill -9` the server, for good.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// `kill -9` the server and start a new one on the same data directory and configuration.
@@ -73,10 +138,28 @@ impl TestServer {
     pub fn kill_and_restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let (child, addr) = spawn(self.root.path(), self.config.as_deref());
+        let (child, addr) = spawn(self.root.path(), &self.data_dir(), self.config.as_deref());
         self.child = child;
         self.addr = addr;
         self.base_url = format!("http://{addr}");
+    }
+
+    /// Sends SIGTERM to the server.
+    pub fn sigterm(&self) {
+        let status = Command::new("kill").arg("-TERM").arg(self.pid().to_string()).status();
+        assert!(status.expect("running kill").success(), "kill -TERM failed");
+    }
+
+    /// Waits for the server process to exit by itself; false if it is still running after `limit`.
+    pub fn wait_for_exit(&mut self, limit: Duration) -> bool {
+        let start = std::time::Instant::now();
+        while start.elapsed() < limit {
+            if self.child.try_wait().expect("try_wait").is_some() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
     }
 
     pub fn pid(&self) -> u32 {
@@ -84,7 +167,7 @@ impl TestServer {
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self.root.path().join("data")
+        data_dir(self.root.path(), self.shared.as_deref())
     }
 
     /// A scratch directory for the test's own files, outside the data directory.
@@ -242,7 +325,10 @@ impl TestServer {
     // ---- the blobstore on disk ----------------------------------------------------------------
 
     pub fn blob_dir(&self) -> PathBuf {
-        self.data_dir().join("blobs")
+        match self.shared.as_ref().and_then(|shared| shared.dir.as_ref()) {
+            Some(dir) => dir.path().join("blobs"),
+            None => self.data_dir().join("blobs"),
+        }
     }
 
     /// Every file under `<data-dir>/blobs`, relative to it.
@@ -295,6 +381,22 @@ impl TestServer {
         form: Multipart,
         sent: usize,
     ) -> tokio::net::TcpStream {
+        let stream = self.send_partial_upload(guid, form, sent).await;
+        eventually("the server to stream the bits into a partial blob", || async {
+            !self.partial_blobs().is_empty()
+        })
+        .await;
+        stream
+    }
+
+    /// [`TestServer::start_partial_upload`] without waiting for the partial blob: for
+    /// blobstores that keep it elsewhere.
+    pub async fn send_partial_upload(
+        &self,
+        guid: &str,
+        form: Multipart,
+        sent: usize,
+    ) -> tokio::net::TcpStream {
         let (content_type, body) = form.finish();
         let head = format!(
             "POST /v3/droplets/{guid}/upload HTTP/1.1\r\nhost: {}\r\n\
@@ -308,14 +410,11 @@ impl TestServer {
         stream.write_all(head.as_bytes()).await.expect("request head");
         stream.write_all(&body[..sent]).await.expect("part of the body");
         stream.flush().await.expect("flush");
-        eventually("the server to stream the bits into a partial blob", || async {
-            !self.partial_blobs().is_empty()
-        })
-        .await;
         stream
     }
 
-    fn log(&self) -> String {
+    /// What the server wrote to stderr so far.
+    pub fn log(&self) -> String {
         std::fs::read_to_string(self.root.path().join("server.log")).unwrap_or_default()
     }
 }
@@ -331,18 +430,120 @@ impl Drop for TestServer {
     }
 }
 
+// ---- PostgreSQL ---------------------------------------------------------------------------
+
+/// The lease (`lease_secs`) of servers on PostgreSQL in tests.
+pub const TEST_LEASE_SECS: u64 = 2;
+
+/// Which metadata database `TestServer::start` gives a test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+thread_local! {
+    static BACKEND: std::cell::Cell<Backend> = const { std::cell::Cell::new(Backend::Sqlite) };
+}
+
+/// Runs a test (a `#[tokio::test]` function of another module) with every server it starts on a
+/// fresh PostgreSQL database of its own. A `#[tokio::test]` runs its body on the calling thread,
+/// so a thread-local reaches `TestServer::start`.
+pub fn on_postgres(test: fn()) {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            BACKEND.set(Backend::Sqlite);
+        }
+    }
+    BACKEND.set(Backend::Postgres);
+    let _reset = Reset;
+    test();
+}
+
+/// What replicas share: a database, and for more than one replica a directory holding the
+/// blob directory (`blobs/`) and the data directory (`data/`).
+struct SharedStorage {
+    database: PgDatabase,
+    dir: Option<TempDir>,
+}
+
+/// The data directory of a server whose own directory is `root`.
+fn data_dir(root: &Path, shared: Option<&SharedStorage>) -> PathBuf {
+    match shared.and_then(|shared| shared.dir.as_ref()) {
+        Some(dir) => dir.path().join("data"),
+        None => root.join("data"),
+    }
+}
+
+/// A fresh PostgreSQL database, `droplet_test_<uuid>`, dropped when the last server using it
+/// goes. The administrative connection is `DROPLET_TEST_POSTGRES`, by default
+/// `postgres://postgres@127.0.0.1:5432/test`; it needs `psql`.
+struct PgDatabase {
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    fn create() -> Self {
+        let name = format!("droplet_test_{}", uuid::Uuid::new_v4().simple());
+        if let Err(error) = psql(&format!("CREATE DATABASE {name}")) {
+            let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+            panic!(
+                "this test needs PostgreSQL, and creating a database failed: {error}\n\
+                 PostgreSQL must accept `psql {}` (set DROPLET_TEST_POSTGRES to another \
+                 administrative URL); start the local cluster with \
+                 `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`.{}",
+                admin_url(),
+                if ci { " CI=true: PostgreSQL is required in CI." } else { "" }
+            );
+        }
+        let admin = admin_url();
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+        PgDatabase { url: format!("{base}/{name}"), name }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if let Err(error) = psql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)) {
+            eprintln!("dropping the test database {}: {error}", self.name);
+        }
+    }
+}
+
+fn admin_url() -> String {
+    std::env::var("DROPLET_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// Runs one SQL statement through `psql` on the administrative connection.
+fn psql(sql: &str) -> Result<(), String> {
+    let output = Command::new("psql")
+        .arg(admin_url())
+        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+        .output()
+        .map_err(|e| format!("running psql: {e}"))?;
+    match output.status.success() {
+        true => Ok(()),
+        false => Err(String::from_utf8_lossy(&output.stderr).trim().to_owned()),
+    }
+}
+
 /// Starts `droplet-server serve` on a free port and waits for its `listening on` line.
-fn spawn(root: &Path, config: Option<&Path>) -> (Child, SocketAddr) {
+fn spawn(root: &Path, data_dir: &Path, config: Option<&Path>) -> (Child, SocketAddr) {
     let log_path = root.join("server.log");
     let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).expect("log");
     let mut command = Command::new(env!("CARGO_BIN_EXE_droplet-server"));
-    command.arg("serve").arg("--bind").arg("127.0.0.1:0").arg("--data-dir").arg(root.join("data"));
+    command.arg("serve").arg("--bind").arg("127.0.0.1:0").arg("--data-dir").arg(data_dir);
     if let Some(config) = config {
         command.arg("--config").arg(config);
     }
-    // The server reads these too; the test alone decides.
-    for variable in ["DROPLET_CONFIG", "DROPLET_BIND", "DROPLET_DATA_DIR", "DROPLET_EXTERNAL_URL"] {
-        command.env_remove(variable);
+    // The server reads every `DROPLET_<KEY>` variable too; the test alone decides.
+    for (variable, _) in std::env::vars_os() {
+        if variable.to_string_lossy().starts_with("DROPLET_") {
+            command.env_remove(variable);
+        }
     }
     let mut child = command
         .stdin(Stdio::null())

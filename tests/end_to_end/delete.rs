@@ -18,7 +18,7 @@ async fn delete(server: &TestServer, guid: &str, token: &str) -> reqwest::Respon
 }
 
 /// Deletes with read and write scopes; checks the 202 and returns the job's `Location`.
-async fn delete_accepted(server: &TestServer, guid: &str) -> String {
+pub async fn delete_accepted(server: &TestServer, guid: &str) -> String {
     let response = delete(server, guid, &server.token(&[READ, WRITE])).await;
     assert_eq!(response.status(), 202);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
@@ -34,7 +34,7 @@ async fn assert_gone(server: &TestServer, guid: &str) {
 }
 
 #[tokio::test]
-async fn delete_removes_the_droplet_and_its_blob() {
+pub async fn delete_removes_the_droplet_and_its_blob() {
     let server = TestServer::start();
     let guid = server.create_droplet().await;
     server.upload_succeeds(&guid).await;
@@ -82,7 +82,7 @@ async fn delete_needs_the_write_scope() {
 }
 
 #[tokio::test]
-async fn delete_of_a_droplet_awaiting_upload() {
+pub async fn delete_of_a_droplet_awaiting_upload() {
     let server = TestServer::start();
     let guid = server.create_droplet().await;
     let location = delete_accepted(&server, &guid).await;
@@ -99,7 +99,7 @@ async fn delete_of_a_droplet_awaiting_upload() {
 
 /// Deleted while its upload job runs: whichever finishes first, no blob is left.
 #[tokio::test]
-async fn delete_during_the_upload_job_leaves_no_blob() {
+pub async fn delete_during_the_upload_job_leaves_no_blob() {
     let server = TestServer::start();
     let guid = server.create_droplet().await;
     let bits = tarball(&[("./app/blob.bin", &random_bytes(8 * 1024 * 1024))]);
@@ -118,7 +118,7 @@ async fn delete_during_the_upload_job_leaves_no_blob() {
 
 /// `kill -9` right after the 202: after the restart the job is `COMPLETE` and no blob is left.
 #[tokio::test]
-async fn server_killed_after_the_delete_finishes_the_job_on_restart() {
+pub async fn server_killed_after_the_delete_finishes_the_job_on_restart() {
     let mut server = TestServer::start();
     let guid = server.create_droplet().await;
     server.upload_succeeds(&guid).await;

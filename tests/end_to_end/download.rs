@@ -17,7 +17,7 @@ fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
 }
 
 #[tokio::test]
-async fn download_streams_the_whole_droplet_with_its_headers() {
+pub async fn download_streams_the_whole_droplet_with_its_headers() {
     let server = TestServer::start();
     let (guid, bits) = staged_droplet(&server).await;
     let response = server.get(&format!("/v3/droplets/{guid}/download")).send().await.unwrap();
@@ -30,7 +30,7 @@ async fn download_streams_the_whole_droplet_with_its_headers() {
 }
 
 #[tokio::test]
-async fn download_answers_a_range_with_206_and_that_slice() {
+pub async fn download_answers_a_range_with_206_and_that_slice() {
     let server = TestServer::start();
     let (guid, bits) = staged_droplet(&server).await;
     let len = bits.len();
@@ -99,7 +99,7 @@ async fn unsatisfiable_range_is_416() {
 }
 
 #[tokio::test]
-async fn download_of_a_droplet_without_bits_is_422() {
+pub async fn download_of_a_droplet_without_bits_is_422() {
     let server = TestServer::start();
     let awaiting = server.create_droplet().await;
     let failed = server.create_droplet().await;
@@ -156,7 +156,7 @@ async fn global_auditor_may_read_but_not_download() {
 }
 
 #[tokio::test]
-async fn download_to_file_verifies_the_sha256() {
+pub async fn download_to_file_verifies_the_sha256() {
     let server = TestServer::start();
     let (guid, bits) = staged_droplet(&server).await;
     let path = server.scratch().join("droplet.tgz");

@@ -9,7 +9,7 @@ fn create_body(app: &str) -> Value {
 }
 
 #[tokio::test]
-async fn create_answers_201_with_the_reference_shape() {
+pub async fn create_answers_201_with_the_reference_shape() {
     let server = TestServer::start();
     let app = uuid::Uuid::new_v4().to_string();
     let response = server
@@ -80,7 +80,7 @@ async fn create_answers_201_with_the_reference_shape() {
 }
 
 #[tokio::test]
-async fn create_keeps_the_given_process_types() {
+pub async fn create_keeps_the_given_process_types() {
     let server = TestServer::start();
     let mut body = create_body(&uuid::Uuid::new_v4().to_string());
     let process_types = json!({ "web": "bundle exec rackup", "worker": "bundle exec sidekiq" });
@@ -93,7 +93,7 @@ async fn create_keeps_the_given_process_types() {
 }
 
 #[tokio::test]
-async fn links_follow_the_state() {
+pub async fn links_follow_the_state() {
     let server = TestServer::start();
     let guid = server.create_droplet().await;
     let bits = small_droplet();

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use crate::common::*;
 
 #[tokio::test]
-async fn job_has_the_reference_shape() {
+pub async fn job_has_the_reference_shape() {
     let server = TestServer::start();
     let guid = server.create_droplet().await;
     let job = server.upload_and_wait(&guid, &small_droplet()).await;
@@ -38,7 +38,7 @@ async fn job_has_the_reference_shape() {
 }
 
 #[tokio::test]
-async fn failed_job_lists_its_error() {
+pub async fn failed_job_lists_its_error() {
     let server = TestServer::start();
     let guid = server.create_droplet().await;
     let job = server.upload_and_wait(&guid, b"definitely not gzip").await;

@@ -70,7 +70,7 @@ fn encode(text: &str) -> String {
 }
 
 #[tokio::test]
-async fn pages_carry_exact_totals_and_links() {
+pub async fn pages_carry_exact_totals_and_links() {
     let server = TestServer::start();
     let mut all = BTreeSet::new();
     for _ in 0..7 {
@@ -153,7 +153,7 @@ async fn pages_carry_exact_totals_and_links() {
 }
 
 #[tokio::test]
-async fn order_by_both_directions() {
+pub async fn order_by_both_directions() {
     let server = TestServer::start();
     let app = uuid();
     let early = [create(&server, &app, json!({})).await, create(&server, &app, json!({})).await];
@@ -193,7 +193,7 @@ async fn order_by_both_directions() {
 }
 
 #[tokio::test]
-async fn filters_combine() {
+pub async fn filters_combine() {
     let server = TestServer::start();
     let (app_a, app_b) = (uuid(), uuid());
     let a1 = create(&server, &app_a, json!({})).await;
@@ -259,7 +259,7 @@ async fn filters_combine() {
 }
 
 #[tokio::test]
-async fn label_selectors() {
+pub async fn label_selectors() {
     let server = TestServer::start();
     let app = uuid();
     let prod = create(&server, &app, json!({ "env": "prod", "example.com/tier": "web" })).await;
@@ -308,7 +308,7 @@ async fn label_selectors() {
 }
 
 #[tokio::test]
-async fn bad_parameters_are_400_naming_them() {
+pub async fn bad_parameters_are_400_naming_them() {
     let server = TestServer::start();
     for (query, expected) in [
         ("foo=bar", "Unknown query parameter(s): 'foo'"),
@@ -375,7 +375,7 @@ async fn lists_need_a_read_scope() {
 }
 
 #[tokio::test]
-async fn secrets_are_redacted_in_lists_and_for_readers() {
+pub async fn secrets_are_redacted_in_lists_and_for_readers() {
     let server = TestServer::start();
     let droplet = create(&server, &uuid(), json!({})).await;
     let guid = droplet["guid"].as_str().unwrap();

@@ -3,21 +3,29 @@
 
 mod common;
 mod fake_uaa;
+mod s3_server;
 
 mod big;
+mod cli;
 mod compat;
 mod copy;
 mod delete;
+mod docs;
 mod download;
 mod droplets;
 mod jobs;
 mod limits;
 mod listing;
 mod metadata;
+mod operations;
+mod postgres;
 mod race;
 mod recovery;
 mod redirect;
+mod replicas;
 mod resources;
+mod s3;
+mod shutdown;
 mod spec;
 mod tokens;
 mod uaa;

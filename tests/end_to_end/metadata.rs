@@ -33,7 +33,7 @@ async fn selected(server: &TestServer, selector: &str) -> u64 {
 }
 
 #[tokio::test]
-async fn patch_adds_changes_and_deletes_keys() {
+pub async fn patch_adds_changes_and_deletes_keys() {
     let server = TestServer::start();
     let guid = server.create_droplet().await;
     let response = patch(
@@ -90,7 +90,7 @@ async fn patch_adds_changes_and_deletes_keys() {
 }
 
 #[tokio::test]
-async fn rule_violations_are_422_and_change_nothing() {
+pub async fn rule_violations_are_422_and_change_nothing() {
     let server = TestServer::start();
     let guid = server.create_droplet().await;
     let response =
@@ -255,7 +255,7 @@ async fn patch_checks_existence_then_scope() {
 }
 
 #[tokio::test]
-async fn create_takes_metadata_and_checks_process_types() {
+pub async fn create_takes_metadata_and_checks_process_types() {
     let server = TestServer::start();
     let mut body = create_body();
     body["metadata"] = json!({

@@ -40,7 +40,7 @@ impl Contender {
 }
 
 #[tokio::test]
-async fn concurrent_uploads_to_one_droplet_have_exactly_one_winner() {
+pub async fn concurrent_uploads_to_one_droplet_have_exactly_one_winner() {
     let server = TestServer::start();
     let guid = server.create_droplet().await;
     let mut contenders = [Contender::start(&server, &guid), Contender::start(&server, &guid)];

@@ -12,7 +12,7 @@ fn large_form() -> Multipart {
 }
 
 #[tokio::test]
-async fn upload_dropped_by_the_client_leaves_the_droplet_awaiting_upload() {
+pub async fn upload_dropped_by_the_client_leaves_the_droplet_awaiting_upload() {
     let server = TestServer::start();
     let guid = server.create_droplet().await;
     let connection = server.start_partial_upload(&guid, large_form(), 300 * 1024).await;
@@ -41,7 +41,7 @@ async fn server_killed_mid_upload_recovers_on_restart() {
 /// droplet agree, and the blobstore with them, whichever way the job went. Nothing stays
 /// `PROCESSING`.
 #[tokio::test]
-async fn server_killed_while_the_job_runs_is_consistent_after_restart() {
+pub async fn server_killed_while_the_job_runs_is_consistent_after_restart() {
     let mut server = TestServer::start();
     let guid = server.create_droplet().await;
     let bits = tarball(&[("./app/blob.bin", &random_bytes(16 * 1024 * 1024))]);
@@ -72,7 +72,7 @@ async fn server_killed_while_the_job_runs_is_consistent_after_restart() {
 }
 
 #[tokio::test]
-async fn droplets_and_jobs_survive_a_restart() {
+pub async fn droplets_and_jobs_survive_a_restart() {
     let mut server = TestServer::start();
     let staged = server.create_droplet().await;
     let bits = small_droplet();

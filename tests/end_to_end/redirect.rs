@@ -22,7 +22,7 @@ async fn staged_and_signed(server: &TestServer) -> (String, Vec<u8>, reqwest::Ur
 }
 
 /// `url` with its query parameter `name` set to `value`.
-fn with_query(url: &reqwest::Url, name: &str, value: &str) -> reqwest::Url {
+pub fn with_query(url: &reqwest::Url, name: &str, value: &str) -> reqwest::Url {
     let mut url = url.clone();
     let pairs: Vec<(String, String)> = url
         .query_pairs()
@@ -35,7 +35,7 @@ fn with_query(url: &reqwest::Url, name: &str, value: &str) -> reqwest::Url {
     url
 }
 
-fn query(url: &reqwest::Url, name: &str) -> String {
+pub fn query(url: &reqwest::Url, name: &str) -> String {
     url.query_pairs().find(|(k, _)| k == name).expect("query parameter").1.into_owned()
 }
 

@@ -62,7 +62,7 @@ async fn upload_with_resources(
 }
 
 #[tokio::test]
-async fn matching_resources_stage_the_droplet() {
+pub async fn matching_resources_stage_the_droplet() {
     let server = TestServer::start();
     for order in ORDERS {
         // Listed with and without the tarball's `./` prefix.
@@ -97,7 +97,7 @@ async fn assert_resources_refused(resources: Vec<types::UploadResource>, words: 
 }
 
 #[tokio::test]
-async fn resource_with_another_sha1_fails_the_droplet() {
+pub async fn resource_with_another_sha1_fails_the_droplet() {
     let wrong = sha1_hex(b"something else");
     let resources = vec![
         resource("app/Gemfile", B.len(), &sha1_hex(B)),

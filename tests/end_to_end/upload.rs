@@ -45,7 +45,7 @@ async fn assert_accepted_and_staged(
 }
 
 #[tokio::test]
-async fn upload_from_path_through_the_generated_client() {
+pub async fn upload_from_path_through_the_generated_client() {
     let server = TestServer::start();
     let guid = server.create_droplet().await;
     let bits = small_droplet();
@@ -73,7 +73,7 @@ async fn upload_from_a_stream_of_unknown_length() {
 }
 
 #[tokio::test]
-async fn upload_a_multipart_body_made_like_curl() {
+pub async fn upload_a_multipart_body_made_like_curl() {
     let server = TestServer::start();
     let guid = server.create_droplet().await;
     let bits = small_droplet();
@@ -170,7 +170,7 @@ async fn unknown_form_field_before_the_bits_is_422() {
 }
 
 #[tokio::test]
-async fn unknown_form_field_after_the_bits_is_422() {
+pub async fn unknown_form_field_after_the_bits_is_422() {
     let form =
         Multipart::new().file("bits", "droplet.tgz", &small_droplet()).field("color", "blue");
     assert_form_refused(form, "Unknown field(s): 'color'").await;
@@ -264,7 +264,7 @@ async fn upload_without_write_scope_is_403() {
 /// The reference checks the body (422), then that the droplet exists (404), then that the caller
 /// may write (403), then the droplet's state (422).
 #[tokio::test]
-async fn upload_checks_come_in_the_reference_order() {
+pub async fn upload_checks_come_in_the_reference_order() {
     let server = TestServer::start();
     let awaiting = server.create_droplet().await;
     let staged = server.create_droplet().await;
@@ -320,7 +320,7 @@ async fn a_field_after_the_bits_is_checked_before_the_droplet() {
 }
 
 #[tokio::test]
-async fn second_upload_is_422_and_keeps_the_first_bits() {
+pub async fn second_upload_is_422_and_keeps_the_first_bits() {
     let server = TestServer::start();
     let guid = server.create_droplet().await;
     let first = small_droplet();
@@ -339,7 +339,7 @@ async fn second_upload_is_422_and_keeps_the_first_bits() {
 }
 
 #[tokio::test]
-async fn failed_droplet_takes_no_second_upload() {
+pub async fn failed_droplet_takes_no_second_upload() {
     let server = TestServer::start();
     let guid = server.create_droplet().await;
     server.upload_and_wait(&guid, b"not gzip").await;
@@ -373,7 +373,7 @@ async fn assert_bits_rejected(bits: &[u8], reason: &str) {
 }
 
 #[tokio::test]
-async fn random_bytes_fail_the_job() {
+pub async fn random_bytes_fail_the_job() {
     assert_bits_rejected(&random_bytes(300 * 1024), "gzip").await;
 }
 
@@ -386,7 +386,7 @@ async fn gzip_of_something_else_fails_the_job() {
 
 /// Every byte counts: a tarball missing the end of its gzip stream is refused.
 #[tokio::test]
-async fn truncated_tarball_fails_the_job() {
+pub async fn truncated_tarball_fails_the_job() {
     let bits = small_droplet();
     assert_bits_rejected(&bits[..bits.len() - 16], "not a valid gzip-compressed tarball").await;
 }

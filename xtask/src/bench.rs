@@ -1,6 +1,10 @@
 //! `cargo xtask bench`: our server against nginx, side by side on this machine, uploading and
 //! downloading the same droplet with the same curl commands. The machine is small and shared, so
 //! absolute times mean little: what is reported is the ratio of our medians to nginx's.
+//!
+//! The same upload and download also go to a second instance of our server whose blobstore is an
+//! S3 bucket, served by s3s-fs on a loopback port in this process; its download is the 302 to a
+//! presigned URL followed by curl. Those figures are reported beside the local store's.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
@@ -14,6 +18,11 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use rand::rngs::SmallRng;
 use rand::{Rng, RngCore, SeedableRng};
+
+/// The S3 server of the end-to-end tests, shared as source.
+#[path = "../../tests/end_to_end/s3_server.rs"]
+mod s3_server;
+use s3_server::S3Server;
 
 /// Fixed, so that the cached request body can be sent to both servers byte for byte.
 const BOUNDARY: &str = "droplet-bench-3f9a1c7e5b2d4a60";
@@ -54,20 +63,40 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
     // Declared first so that it is removed last, after both servers have stopped. It lives next
     // to the cached droplet: the same filesystem for both servers, and not a tmpfs.
     let run_dir = tempfile::Builder::new().prefix("run-").tempdir_in(&cache)?;
-    let ours = Ours::start(&server_bin, &run_dir.path().join("ours"))?;
+    let ours = Ours::start(&server_bin, &run_dir.path().join("ours"), None)?;
     let nginx = Nginx::start(&nginx_bin, &run_dir.path().join("nginx"), &droplet.tgz)?;
-    println!("ours: {}  nginx: {}  data: {}", ours.url, nginx.url, run_dir.path().display());
+    let s3 = S3Server::start(&run_dir.path().join("s3"));
+    let s3_config = run_dir.path().join("ours-s3.toml");
+    std::fs::write(&s3_config, s3.blobstore_toml())?;
+    let ours_s3 = Ours::start(&server_bin, &run_dir.path().join("ours-s3"), Some(&s3_config))?;
+    println!(
+        "ours: {}  nginx: {}  ours on S3: {} (S3: {})  data: {}",
+        ours.url,
+        nginx.url,
+        ours_s3.url,
+        s3.endpoint,
+        run_dir.path().display()
+    );
 
-    let mut uploads = Uploads { ours: &ours, nginx: &nginx, droplet: &droplet, left: [None, None] };
+    let mut uploads = Uploads {
+        ours: &ours,
+        nginx: &nginx,
+        ours_s3: &ours_s3,
+        s3_root: &s3.root,
+        droplet: &droplet,
+        left: [None, None, None],
+    };
     println!("warm-up round (not measured)...");
     uploads.ours()?;
     uploads.nginx()?;
+    uploads.ours_s3()?;
     let mut samples = Samples::default();
     for round in 1..=args.rounds {
         samples.round(round, &mut uploads)?;
     }
     let peak_rss = ours.peak_rss_bytes()?;
     report(&droplet, args.rounds, &samples, peak_rss);
+    report_s3(&droplet, &samples, peak_rss, ours_s3.peak_rss_bytes()?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -218,6 +247,10 @@ struct Samples {
     nginx_upload_synced: Vec<f64>,
     ours_download: Vec<f64>,
     nginx_download: Vec<f64>,
+    /// Our server on the S3 store: the upload until its job completed, and the download through
+    /// the redirect to the presigned URL.
+    s3_upload: Vec<f64>,
+    s3_download: Vec<f64>,
 }
 
 impl Samples {
@@ -259,6 +292,24 @@ impl Samples {
         self.nginx_upload_synced.push(synced);
         self.ours_download.push(ours_down);
         self.nginx_download.push(nginx_down);
+
+        settle();
+        let (guid, s3_up, accepted) = uploads.ours_s3()?;
+        println!(
+            "round {round}: S3    upload   {:7.2} s  {:7.1} MiB/s  CPU {:5.2} s  (202 after {:.2} s)",
+            s3_up.seconds,
+            mib_per_s(droplet.body_len, s3_up.seconds),
+            s3_up.cpu_seconds,
+            accepted
+        );
+        settle();
+        let s3_down = uploads.ours_s3.download(&guid, droplet.tgz_len)?;
+        println!(
+            "round {round}: S3    download {s3_down:7.2} s  {:7.1} MiB/s",
+            mib_per_s(droplet.tgz_len, s3_down)
+        );
+        self.s3_upload.push(s3_up.seconds);
+        self.s3_download.push(s3_down);
         Ok(())
     }
 }
@@ -276,9 +327,12 @@ impl Samples {
 struct Uploads<'a> {
     ours: &'a Ours,
     nginx: &'a Nginx,
+    ours_s3: &'a Ours,
+    /// The S3 server's directory: objects are files under `BUCKET/`.
+    s3_root: &'a Path,
     droplet: &'a Droplet,
-    /// The files the previous uploads left: ours, nginx's.
-    left: [Option<PathBuf>; 2],
+    /// The files the previous uploads left: ours, nginx's, the S3 object.
+    left: [Option<PathBuf>; 3],
 }
 
 impl Uploads<'_> {
@@ -289,6 +343,18 @@ impl Uploads<'_> {
         delete(&mut self.left[0])?;
         let (upload, accepted) = self.ours.upload(&guid, &self.droplet.body)?;
         self.left[0] = Some(self.ours.blob_path(&guid)?);
+        Ok((guid, upload, accepted))
+    }
+
+    /// An upload into a new droplet of our server on the S3 store.
+    fn ours_s3(&mut self) -> anyhow::Result<(String, Upload, f64)> {
+        let guid = self.ours_s3.create_droplet()?;
+        settle();
+        delete(&mut self.left[2])?;
+        let (upload, accepted) = self.ours_s3.upload(&guid, &self.droplet.body)?;
+        let object = self.s3_root.join(s3_server::BUCKET).join("droplets").join(&guid);
+        ensure!(object.is_file(), "no S3 object at {}", object.display());
+        self.left[2] = Some(object);
         Ok((guid, upload, accepted))
     }
 
@@ -373,6 +439,31 @@ fn report(droplet: &Droplet, rounds: u64, samples: &Samples, peak_rss: u64) {
     );
 }
 
+/// Our server on the S3 store beside our server on the local store.
+fn report_s3(droplet: &Droplet, samples: &Samples, local_rss: u64, s3_rss: u64) {
+    let local_up = median(&samples.ours_upload);
+    let s3_up = median(&samples.s3_upload);
+    let local_down = mib_per_s(droplet.tgz_len, median(&samples.ours_download));
+    let s3_down = mib_per_s(droplet.tgz_len, median(&samples.s3_download));
+    let (local_rss, s3_rss) = (local_rss as f64 / MIB, s3_rss as f64 / MIB);
+    println!();
+    println!("S3 store (s3s-fs on loopback, in the bench's process) beside the local store:");
+    println!("{:<22}{:>10}{:>10}{:>12}", "", "local", "S3", "S3/local");
+    println!("{:<22}{local_up:>10.2}{s3_up:>10.2}{:>12.2}", "upload (s)", s3_up / local_up);
+    println!(
+        "{:<22}{:>10.1}{:>10.1}",
+        "upload (MiB/s)",
+        mib_per_s(droplet.body_len, local_up),
+        mib_per_s(droplet.body_len, s3_up)
+    );
+    println!(
+        "{:<22}{local_down:>10.1}{s3_down:>10.1}{:>12.2}",
+        "download (MiB/s)",
+        s3_down / local_down
+    );
+    println!("{:<22}{local_rss:>10.1}{s3_rss:>10.1}", "peak RSS (MiB)");
+}
+
 fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
@@ -417,12 +508,15 @@ struct Ours {
 }
 
 impl Ours {
-    fn start(bin: &Path, data_dir: &Path) -> anyhow::Result<Self> {
+    fn start(bin: &Path, data_dir: &Path, config: Option<&Path>) -> anyhow::Result<Self> {
         std::fs::create_dir_all(data_dir)?;
         let log = File::create(data_dir.with_extension("log"))?;
-        let mut child = Command::new(bin)
-            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
+        let mut command = Command::new(bin);
+        command.args(["serve", "--bind", "127.0.0.1:0", "--data-dir"]).arg(data_dir);
+        if let Some(config) = config {
+            command.arg("--config").arg(config);
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
@@ -689,11 +783,12 @@ fn upload_request(url: &str, token: &str, body: &Path) -> anyhow::Result<Respons
     ])
 }
 
-/// Seconds to download `url` to nowhere, checking that all `expected_len` bytes came.
+/// Seconds to download `url` to nowhere, checking that all `expected_len` bytes came. A redirect
+/// (our server on S3) is followed; curl does not send the token to another host or port.
 fn download(url: &str, token: &str, expected_len: u64) -> anyhow::Result<f64> {
     let started = Instant::now();
     let output = Command::new("curl")
-        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", "-H"])
+        .args(["-sS", "-L", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", "-H"])
         .arg(bearer(token))
         .arg(url)
         .output()

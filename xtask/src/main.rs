@@ -1,8 +1,10 @@
-//! Repository tasks. `cargo xtask regen` writes the generated files; `cargo xtask check` writes
-//! nothing and fails, with a diff, when a committed one is stale; `cargo xtask bench` measures the
+//! Repository tasks. `cargo xtask regen` writes the generated files (the HTML documentation
+//! included); `cargo xtask check` writes nothing and fails, with a diff, when a committed one is
+//! stale; `cargo xtask docs` renders only the documentation; `cargo xtask bench` measures the
 //! server against nginx on this machine; `cargo xtask test` runs every test.
 
 mod bench;
+mod docs;
 mod generate;
 mod multipart;
 mod test;
@@ -21,10 +23,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Write openapi.json and the generated client.
+    /// Write openapi.json, the generated client and openapi.html.
     Regen,
-    /// Fail if openapi.json or the generated client differs from what regen would write.
+    /// Fail if openapi.json, the generated client or openapi.html differs from what regen would
+    /// write.
     Check,
+    /// Render openapi.json into openapi.html, one self-contained page (needs node and npm).
+    Docs,
     /// Validate openapi.json and run every test (the README's test command). Extra arguments go
     /// to `cargo test`.
     Test {
@@ -40,6 +45,7 @@ fn main() -> anyhow::Result<ExitCode> {
     match Cli::parse().task {
         Task::Regen => regen(&root).map(|()| ExitCode::SUCCESS),
         Task::Check => check(&root),
+        Task::Docs => write_docs(&root).map(|()| ExitCode::SUCCESS),
         Task::Test { cargo_test_args } => {
             test::run(&root, &cargo_test_args).map(|()| ExitCode::SUCCESS)
         }
@@ -59,12 +65,24 @@ fn regen(root: &Path) -> anyhow::Result<()> {
             println!("wrote {}", file.path.display());
         }
     }
+    write_docs(root)
+}
+
+fn write_docs(root: &Path) -> anyhow::Result<()> {
+    let openapi = std::fs::read_to_string(root.join("openapi.json"))?;
+    let html = docs::render(root, &openapi)?;
+    let path = root.join(docs::HTML_PATH);
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(&html) {
+        std::fs::write(&path, html)?;
+        println!("wrote {}", docs::HTML_PATH);
+    }
     Ok(())
 }
 
 fn check(root: &Path) -> anyhow::Result<ExitCode> {
     let mut stale = 0;
-    for file in generate::generated_files()? {
+    let generated = generate::generated_files()?;
+    for file in &generated {
         let committed = std::fs::read_to_string(root.join(&file.path)).unwrap_or_default();
         if committed != file.contents {
             stale += 1;
@@ -78,12 +96,21 @@ fn check(root: &Path) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    let openapi = generated.iter().find(|f| f.path == Path::new("openapi.json"));
+    let openapi = openapi.expect("openapi.json is generated");
+    let html = docs::render(root, &openapi.contents)?;
+    let committed = std::fs::read_to_string(root.join(docs::HTML_PATH)).unwrap_or_default();
+    if committed != html {
+        // A diff of minified HTML says nothing; the name says enough.
+        stale += 1;
+        eprintln!("{} differs from openapi.json rendered by `cargo xtask docs`", docs::HTML_PATH);
+    }
     if stale > 0 {
         eprintln!(
             "{stale} generated file(s) are stale: run `cargo xtask regen` and commit the result"
         );
         return Ok(ExitCode::FAILURE);
     }
-    println!("openapi.json and the generated client are up to date");
+    println!("openapi.json, the generated client and openapi.html are up to date");
     Ok(ExitCode::SUCCESS)
 }

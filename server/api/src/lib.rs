@@ -12,6 +12,7 @@
 mod accepted;
 mod bits_response;
 mod error;
+mod health;
 mod json_body;
 mod list_query;
 pub mod spec;
@@ -21,6 +22,7 @@ mod upload_form;
 pub use accepted::HttpResponseAcceptedEmpty;
 pub use bits_response::DropletBits;
 pub use error::{CfError, ErrorItem};
+pub use health::Health;
 pub use json_body::CfJson;
 pub use list_query::{ListQuery, parse_query_string};
 pub use types::*;
@@ -232,4 +234,29 @@ pub trait DropletApi {
     async fn openapi_get(
         rqctx: RequestContext<Self::Context>,
     ) -> Result<HttpResponseOk<serde_json::Value>, CfError>;
+
+    /// Get this API's documentation: `openapi.json` rendered as one self-contained HTML page
+    #[endpoint {
+        method = GET,
+        path = "/docs",
+        unpublished = true,
+    }]
+    async fn docs_get(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<http::Response<dropshot::Body>, CfError>;
+
+    /// Check the server's health
+    ///
+    /// Unauthenticated, for load balancers and orchestrators. Checks that the metadata database
+    /// answers a trivial query and that the blobstore takes a write, each within a few seconds:
+    /// 200 with `{"status": "ok", "checks": {"metadata": "ok", "blobstore": "ok"}}`, or 503
+    /// `CF-ServiceUnavailable` whose detail names each failed check and why.
+    #[endpoint {
+        method = GET,
+        path = "/healthz",
+        tags = ["health"],
+    }]
+    async fn health_get(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<HttpResponseOk<Health>, CfError>;
 }

@@ -108,6 +108,16 @@ impl Blobstore for LocalBlobstore {
             .map_err(|e| BlobError::Failed(format!("the copy task died: {e}")))?
             .map_err(failed)
     }
+
+    /// Writes a probe file in `tmp/` (the directory blobs are written in first) and removes it.
+    async fn check(&self) -> Result<(), BlobError> {
+        let probe = self.root.join("tmp").join(format!("health-{}.probe", uuid::Uuid::new_v4()));
+        let written = tokio::fs::write(&probe, b"ok").await;
+        let removed = tokio::fs::remove_file(&probe).await;
+        written
+            .and(removed)
+            .map_err(|e| BlobError::Unavailable(format!("{}: {e}", probe.display())))
+    }
 }
 
 /// Copies a published blob to a new key. Published blobs are immutable (never written again,

@@ -5,8 +5,10 @@
 //! nothing behind.
 
 mod local;
+mod s3;
 
 pub use local::LocalBlobstore;
+pub use s3::S3Blobstore;
 
 use std::pin::Pin;
 
@@ -60,6 +62,23 @@ pub trait Blobstore: Send + Sync {
     /// written blob: `to` is visible only once complete and durable. [`BlobError::NotFound`] if
     /// there is no blob under `from`.
     async fn copy(&self, from: &str, to: &str) -> Result<(), BlobError>;
+
+    /// Checks that the store is reachable and takes writes, for `GET /healthz`, leaving nothing
+    /// behind. A backend without a cheaper probe may keep this default, which checks nothing.
+    async fn check(&self) -> Result<(), BlobError> {
+        Ok(())
+    }
+
+    /// A URL that serves the blob under `key` to anyone holding it for `ttl`, when the store
+    /// hands such URLs out (S3's presigned URLs); downloads are then redirected there. None when
+    /// the bits are to be streamed through this server.
+    async fn presigned_get(
+        &self,
+        _key: &str,
+        _ttl: std::time::Duration,
+    ) -> Result<Option<String>, BlobError> {
+        Ok(None)
+    }
 }
 
 #[async_trait::async_trait]

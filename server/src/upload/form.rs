@@ -25,7 +25,12 @@ pub struct BitsField {
 }
 
 impl UploadFormReader {
-    pub fn open(form: UploadForm, max_bytes: u64) -> Result<Self, CfError> {
+    /// `deadline` ends the body as if the client had gone away (a shutdown's grace period).
+    pub fn open(
+        form: UploadForm,
+        max_bytes: u64,
+        deadline: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<Self, CfError> {
         if form.content_length.is_some_and(|length| length > max_bytes) {
             return Err(CfError::upload_too_large(max_bytes));
         }
@@ -37,7 +42,7 @@ impl UploadFormReader {
         let too_large = Arc::new(AtomicBool::new(false));
         let flag = too_large.clone();
         let mut received = 0u64;
-        let body = form.body.into_data_stream().map(move |chunk| {
+        let body = form.body.into_data_stream().take_until(deadline).map(move |chunk| {
             let chunk = chunk.map_err(std::io::Error::other)?;
             received += chunk.len() as u64;
             if received > max_bytes {

@@ -24,6 +24,7 @@ pub struct ReceivedBits {
 }
 
 pub async fn finish(ctx: Arc<ServerContext>, droplet: Uuid, job: Uuid, bits: ReceivedBits) {
+    let _lease = crate::jobs::JobLease::hold(&ctx.store, &ctx.log, job);
     let outcome = store_bits(&ctx, droplet, bits).await;
     let recorded = match &outcome {
         Ok(bits) => match ctx.store.complete_upload(droplet, job, bits, now_secs()).await {

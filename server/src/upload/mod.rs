@@ -14,7 +14,6 @@ mod job;
 mod sink;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use droplet_api::{CfError, UploadForm, UploadResource};
 use dropshot::ErrorStatusCode;
@@ -30,9 +29,6 @@ use crate::time::{now_ms, now_secs};
 use form::UploadFormReader;
 use sink::Sink;
 
-/// How long an upload claim lasts without renewal; a streaming upload renews it every third of it.
-const CLAIM_LEASE: Duration = Duration::from_secs(30);
-
 const ONLY_ONCE: &str = "Droplet may be uploaded only once. Create a new droplet to upload bits.";
 
 /// Receives an upload and starts its job; returns the droplet (now `PROCESSING_UPLOAD`) and job.
@@ -42,7 +38,8 @@ pub async fn receive(
     caller: &Caller,
     form: UploadForm,
 ) -> Result<(DropletRecord, JobRecord), CfError> {
-    let mut reader = UploadFormReader::open(form, ctx.config.max_upload_bytes)?;
+    let mut reader =
+        UploadFormReader::open(form, ctx.config.max_upload_bytes, ctx.shutdown.deadline())?;
     let result = receive_form(ctx, guid, caller, &mut reader).await;
     if let Err(error) = &result
         && error.status() != ErrorStatusCode::PAYLOAD_TOO_LARGE
@@ -102,7 +99,7 @@ async fn receive_form(
         return Err(CfError::unprocessable(ONLY_ONCE));
     }
     claim.consumed();
-    tokio::spawn(job::finish(ctx.clone(), droplet.guid, job.guid, received));
+    ctx.shutdown.spawn_job(job::finish(ctx.clone(), droplet.guid, job.guid, received));
     let droplet =
         ctx.store.droplet(droplet.guid).await?.ok_or_else(|| CfError::not_found("Droplet"))?;
     Ok((droplet, job))
@@ -156,14 +153,16 @@ struct UploadClaim {
 impl UploadClaim {
     async fn take(ctx: &Arc<ServerContext>, droplet: Uuid) -> Result<Self, CfError> {
         let id = Uuid::new_v4();
-        let lease = CLAIM_LEASE.as_millis() as i64;
+        // The configured lease (`lease_secs`); a streaming upload renews it every third of it.
+        let lease_time = ctx.store.lease();
+        let lease = lease_time.as_millis() as i64;
         if !ctx.store.claim_upload(droplet, id, now_ms(), now_ms() + lease).await? {
             return Err(CfError::unprocessable(ONLY_ONCE));
         }
         let renewal = tokio::spawn({
             let ctx = ctx.clone();
             async move {
-                let mut ticks = tokio::time::interval(CLAIM_LEASE / 3);
+                let mut ticks = tokio::time::interval(lease_time / 3);
                 ticks.tick().await;
                 loop {
                     ticks.tick().await;

@@ -1,0 +1,75 @@
+//! `GET /docs`: the committed `openapi.html`, and what a browser makes of it.
+
+use std::time::Duration;
+
+use crate::common::TestServer;
+
+#[tokio::test]
+async fn docs_page_is_the_committed_rendering_and_needs_no_token() {
+    let server = TestServer::start();
+    let response = server.raw().get(server.url("/docs")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    let served = response.text().await.unwrap();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.html");
+    let committed = std::fs::read_to_string(path).unwrap();
+    assert!(served == committed, "GET /docs differs from {path}; run `cargo xtask regen`");
+    // Self-contained: no script is loaded from elsewhere.
+    assert!(!served.contains("<script src=\"http"), "the page loads a remote script");
+}
+
+/// Headless Chromium (`apt-get install chromium`) loads the upload operation's page, runs the
+/// scripts, and the upload and download operations are in the rendered document (the navigation
+/// lists both), outside any script: the spec itself is embedded in one, and the served HTML has
+/// neither summary outside scripts, so only the page's own rendering puts them there.
+#[tokio::test]
+async fn docs_page_renders_the_operations_in_a_browser() {
+    let server = TestServer::start();
+    let profile = tempfile::tempdir().unwrap();
+    let run = tokio::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(server.url("/docs#/droplets/droplet_upload"))
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .expect("chromium finished within 2 minutes")
+        .expect("running chromium (apt-get install -y chromium)");
+    assert!(
+        output.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let dom = String::from_utf8_lossy(&output.stdout);
+    let rendered = without_scripts(&dom);
+    for summary in ["Upload droplet bits", "Download droplet bits"] {
+        assert!(rendered.contains(summary), "{summary:?} is not in the rendered page");
+    }
+}
+
+/// The document with every `<script>...</script>` element cut out.
+fn without_scripts(html: &str) -> String {
+    let mut rest = html;
+    let mut out = String::new();
+    while let Some(start) = rest.find("<script") {
+        out.push_str(&rest[..start]);
+        match rest[start..].find("</script>") {
+            Some(end) => rest = &rest[start + end + "</script>".len()..],
+            None => return out,
+        }
+    }
+    out.push_str(rest);
+    out
+}

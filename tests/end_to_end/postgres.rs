@@ -1,0 +1,82 @@
+//! A meaningful part of the suite again, with every server on a fresh PostgreSQL database of its
+//! own: the same test bodies (see `on_postgres`), so that both backends keep the same behaviour.
+//! These tests fail, saying what is missing, when PostgreSQL is not there.
+
+use crate::common::on_postgres;
+
+/// `module { test, ... }`: a `#[test]` of the same name running `crate::module::test` on
+/// PostgreSQL.
+macro_rules! on_postgres {
+    ($($module:ident { $($test:ident),* $(,)? })*) => {
+        $(mod $module {
+            $(#[test]
+            fn $test() {
+                super::on_postgres(crate::$module::$test);
+            })*
+        })*
+    };
+}
+
+on_postgres! {
+    upload {
+        upload_from_path_through_the_generated_client,
+        upload_a_multipart_body_made_like_curl,
+        upload_checks_come_in_the_reference_order,
+        unknown_form_field_after_the_bits_is_422,
+        second_upload_is_422_and_keeps_the_first_bits,
+        failed_droplet_takes_no_second_upload,
+        random_bytes_fail_the_job,
+        truncated_tarball_fails_the_job,
+    }
+    download {
+        download_streams_the_whole_droplet_with_its_headers,
+        download_answers_a_range_with_206_and_that_slice,
+        download_of_a_droplet_without_bits_is_422,
+        download_to_file_verifies_the_sha256,
+    }
+    droplets {
+        create_answers_201_with_the_reference_shape,
+        create_keeps_the_given_process_types,
+        links_follow_the_state,
+    }
+    listing {
+        pages_carry_exact_totals_and_links,
+        order_by_both_directions,
+        filters_combine,
+        label_selectors,
+        bad_parameters_are_400_naming_them,
+        secrets_are_redacted_in_lists_and_for_readers,
+    }
+    metadata {
+        patch_adds_changes_and_deletes_keys,
+        rule_violations_are_422_and_change_nothing,
+        create_takes_metadata_and_checks_process_types,
+    }
+    delete {
+        delete_removes_the_droplet_and_its_blob,
+        delete_of_a_droplet_awaiting_upload,
+        delete_during_the_upload_job_leaves_no_blob,
+        server_killed_after_the_delete_finishes_the_job_on_restart,
+    }
+    copy {
+        copy_takes_the_source_bits_and_checksum,
+        copy_of_a_droplet_that_is_not_staged_is_422,
+        server_killed_during_a_copy_is_consistent_after_restart,
+    }
+    jobs {
+        job_has_the_reference_shape,
+        failed_job_lists_its_error,
+    }
+    recovery {
+        upload_dropped_by_the_client_leaves_the_droplet_awaiting_upload,
+        server_killed_while_the_job_runs_is_consistent_after_restart,
+        droplets_and_jobs_survive_a_restart,
+    }
+    race {
+        concurrent_uploads_to_one_droplet_have_exactly_one_winner,
+    }
+    resources {
+        matching_resources_stage_the_droplet,
+        resource_with_another_sha1_fails_the_droplet,
+    }
+}

@@ -1,0 +1,99 @@
+//! A real S3-protocol server for the S3 blobstore: `s3s-fs` (objects as files under a directory)
+//! behind `s3s`, which checks SigV4 signatures, presigned URLs included, against one access key.
+//! It runs on a thread and runtime of its own, like the fake UAA, and can be stopped mid-test to
+//! play a store that went away: its port then refuses connections.
+//!
+//! Also compiled into `xtask` (`cargo xtask bench`), so it uses nothing of the test harness.
+
+use std::path::{Path, PathBuf};
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use s3s::auth::SimpleAuth;
+use s3s::service::S3ServiceBuilder;
+
+pub const ACCESS_KEY: &str = "droplet-test-access-key";
+pub const SECRET_KEY: &str = "droplet-test-secret-key-5f1d2c9a";
+pub const BUCKET: &str = "droplets";
+pub const REGION: &str = "us-east-1";
+
+pub struct S3Server {
+    /// `http://ADDR`, the endpoint to configure.
+    pub endpoint: String,
+    /// The directory s3s-fs keeps its state in: `BUCKET/KEY` for objects, pending multipart
+    /// uploads as `.upload*` files at the top.
+    pub root: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl S3Server {
+    /// Serves `root` (created if missing, with the bucket in it) on a free loopback port.
+    pub fn start(root: &Path) -> Self {
+        std::fs::create_dir_all(root.join(BUCKET)).expect("the S3 server's bucket directory");
+        let filesystem = s3s_fs::FileSystem::new(root).expect("s3s-fs on its directory");
+        let mut builder = S3ServiceBuilder::new(filesystem);
+        builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+        let service = builder.build();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port for S3");
+        listener.set_nonblocking(true).expect("a non-blocking listener");
+        let addr = listener.local_addr().expect("the S3 server's address");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().expect("S3 runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                let connections = ConnBuilder::new(TokioExecutor::new());
+                let mut stopped = std::pin::pin!(stopped);
+                loop {
+                    let socket = tokio::select! {
+                        accepted = listener.accept() => match accepted {
+                            Ok((socket, _)) => socket,
+                            Err(_) => continue,
+                        },
+                        _ = &mut stopped => break,
+                    };
+                    let connection = connections
+                        .serve_connection(TokioIo::new(socket), service.clone())
+                        .into_owned();
+                    tokio::spawn(async move {
+                        let _ = connection.await;
+                    });
+                }
+            });
+            // Dropping the runtime drops every open connection with it.
+        });
+        S3Server {
+            endpoint: format!("http://{addr}"),
+            root: root.to_owned(),
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// The `[blobstore]` section of a droplet-server configuration using this server.
+    pub fn blobstore_toml(&self) -> String {
+        format!(
+            "[blobstore]\nkind = \"s3\"\nbucket = \"{BUCKET}\"\nendpoint = \"{}\"\n\
+             region = \"{REGION}\"\naccess_key_id = \"{ACCESS_KEY}\"\n\
+             secret_access_key = \"{SECRET_KEY}\"\nallow_http = true\n",
+            self.endpoint
+        )
+    }
+
+    /// Stops listening and closes every connection: the store is now unreachable.
+    pub fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
