@@ -218,25 +218,7 @@ impl MetadataStore {
 
     pub async fn insert_droplet(&self, droplet: &DropletRecord) -> Result<(), CfError> {
         let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
-        sqlx::query(
-            "INSERT INTO droplets (guid, app_guid, state, error, checksum_sha256, blob_size,
-                process_types, labels, annotations, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(droplet.guid.to_string())
-        .bind(droplet.app_guid.to_string())
-        .bind(droplet.state.as_str())
-        .bind(droplet.error.clone())
-        .bind(droplet.checksum_sha256.clone())
-        .bind(droplet.blob_size.map(|s| s as i64))
-        .bind(to_json(&droplet.process_types))
-        .bind(to_json(&droplet.labels))
-        .bind(to_json(&droplet.annotations))
-        .bind(droplet.created_at)
-        .bind(droplet.updated_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| self.fail(e))?;
+        insert_droplet_row(&mut tx, droplet).await.map_err(|e| self.fail(e))?;
         sync_labels(&mut tx, droplet.guid, &droplet.labels).await.map_err(|e| self.fail(e))?;
         tx.commit().await.map_err(|e| self.fail(e))
     }
@@ -483,25 +465,7 @@ impl MetadataStore {
         job: &JobRecord,
     ) -> Result<(), CfError> {
         let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
-        sqlx::query(
-            "INSERT INTO droplets (guid, app_guid, state, error, checksum_sha256, blob_size,
-                process_types, labels, annotations, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(droplet.guid.to_string())
-        .bind(droplet.app_guid.to_string())
-        .bind(droplet.state.as_str())
-        .bind(droplet.error.clone())
-        .bind(droplet.checksum_sha256.clone())
-        .bind(droplet.blob_size.map(|s| s as i64))
-        .bind(to_json(&droplet.process_types))
-        .bind(to_json(&droplet.labels))
-        .bind(to_json(&droplet.annotations))
-        .bind(droplet.created_at)
-        .bind(droplet.updated_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| self.fail(e))?;
+        insert_droplet_row(&mut tx, droplet).await.map_err(|e| self.fail(e))?;
         insert_job(&mut tx, job, self.instance, self.lease_expiry())
             .await
             .map_err(|e| self.fail(e))?;
@@ -836,6 +800,31 @@ fn where_clause(filter: &DropletFilter) -> (String, Vec<Bind>) {
 }
 
 /// Records a new job, owned by `owner` until `lease_expires_ms` unless renewed.
+async fn insert_droplet_row(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    droplet: &DropletRecord,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO droplets (guid, app_guid, state, error, checksum_sha256, blob_size,
+            process_types, labels, annotations, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(droplet.guid.to_string())
+    .bind(droplet.app_guid.to_string())
+    .bind(droplet.state.as_str())
+    .bind(droplet.error.clone())
+    .bind(droplet.checksum_sha256.clone())
+    .bind(droplet.blob_size.map(|s| s as i64))
+    .bind(to_json(&droplet.process_types))
+    .bind(to_json(&droplet.labels))
+    .bind(to_json(&droplet.annotations))
+    .bind(droplet.created_at)
+    .bind(droplet.updated_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 async fn insert_job(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     job: &JobRecord,
