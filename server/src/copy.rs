@@ -1,9 +1,9 @@
 //! `POST /v3/droplets?source_guid=S`: copies a `STAGED` droplet to an app, as the reference's
 //! `DropletCopy` and `DropletBitsCopier` do. The new droplet is `COPYING`, with an internal
 //! `droplet.copy` job recorded in the same transaction; the job copies the blob and gives the
-//! droplet the source's state and checksum, or fails it with `failed to copy - <reason>`. A copy
-//! interrupted by a dead server is failed the same way by a replica once its lease runs out (see
-//! `jobs`).
+//! droplet the source's state and checksum, or fails it with `failed to copy - <reason>`. The job
+//! records its source, and copying is idempotent, so a copy whose server died is finished the same
+//! way by a replica once its lease runs out (see `jobs`).
 
 use std::sync::Arc;
 
@@ -11,10 +11,10 @@ use droplet_api::{CfError, DropletCreate, DropletState};
 use uuid::Uuid;
 
 use crate::auth::{Access, Caller};
-use crate::blobstore::droplet_key;
+use crate::blobstore::{Blobstore, droplet_key};
 use crate::context::ServerContext;
 use crate::jobs;
-use crate::metadata::{COPY_OPERATION, DropletRecord, StoredBits};
+use crate::metadata::{COPY_OPERATION, CopyRecorded, DropletRecord, MetadataStore, StoredBits};
 use crate::time::now_secs;
 
 /// The reference's `DropletCopy::InvalidCopyError` for a source that has no bits to copy.
@@ -58,52 +58,67 @@ pub async fn start(
         created_at: now,
         updated_at: now,
     };
-    let job = jobs::new_job(COPY_OPERATION, droplet.guid, now);
+    let mut job = jobs::new_job(COPY_OPERATION, droplet.guid, now);
+    job.source_guid = Some(source.guid);
     ctx.store.insert_copy(&droplet, &job).await?;
     tokio::spawn(run(ctx.clone(), source.guid, droplet.guid, job.guid));
     Ok(droplet)
 }
 
-/// The copy job.
+/// The copy job, run by the server that created the copy.
 async fn run(ctx: Arc<ServerContext>, source: Uuid, droplet: Uuid, job: Uuid) {
     let log = ctx.log.new(slog::o!("droplet" => droplet.to_string(), "job" => job.to_string()));
     let _lease = jobs::JobLease::hold(&ctx.store, &log, job);
-    let recorded = match copy_bits(&ctx, source, droplet).await {
+    if let Err(error) = finish(&ctx.store, ctx.blobs.as_ref(), &log, source, droplet, job).await {
+        // The job stays PROCESSING and the droplet COPYING: once its lease runs out, a replica
+        // (this one after a restart, or another) takes the job over and copies again.
+        slog::error!(log, "recording the copy's outcome failed"; "error" => %error);
+    }
+}
+
+/// Copies the source's bits to the droplet and records the outcome: the droplet gets the
+/// source's state and checksum, or fails with the reason. Also how a replica finishes a copy
+/// whose server died (the caller holds the job's lease); copying again is harmless. Err if the
+/// outcome could not be recorded.
+pub async fn finish(
+    store: &MetadataStore,
+    blobs: &dyn Blobstore,
+    log: &slog::Logger,
+    source: Uuid,
+    droplet: Uuid,
+    job: Uuid,
+) -> Result<(), CfError> {
+    match copy_bits(store, blobs, source, droplet).await {
         Ok((state, bits)) => {
-            match ctx.store.complete_copy(droplet, job, state, &bits, now_secs()).await {
-                Ok(true) => {
+            match store.complete_copy(droplet, job, state, &bits, now_secs()).await? {
+                CopyRecorded::Copied => {
                     slog::info!(log, "droplet copied"; "source" => %source, "bytes" => bits.size);
                     Ok(())
                 }
-                Ok(false) => jobs::remove_orphan(ctx.blobs.as_ref(), &log, droplet).await,
-                Err(error) => Err(error),
+                CopyRecorded::DropletGone => jobs::remove_orphan(blobs, log, droplet).await,
+                CopyRecorded::JobLost => Ok(()),
             }
         }
         Err(reason) => {
             slog::warn!(log, "copying a droplet failed"; "source" => %source, "reason" => &reason);
             let error = jobs::unknown_error(format!("failed to copy - {reason}"));
-            ctx.store.fail_job(job, droplet, &error, now_secs()).await
+            store.fail_job(job, droplet, &error, now_secs()).await
         }
-    };
-    if let Err(error) = recorded {
-        // The job stays PROCESSING and the droplet COPYING: once its lease runs out, a replica
-        // (this one after a restart, or another) fails both and removes the blob.
-        slog::error!(log, "recording the copy's outcome failed"; "error" => %error);
     }
 }
 
 /// Copies the source's blob; returns the source's state and bits, read before the copy.
 async fn copy_bits(
-    ctx: &ServerContext,
+    store: &MetadataStore,
+    blobs: &dyn Blobstore,
     source: Uuid,
     droplet: Uuid,
 ) -> Result<(DropletState, StoredBits), String> {
-    let (state, bits) =
-        ctx.store
-            .staged_bits(source)
-            .await
-            .map_err(|e| e.item().detail.clone())?
-            .ok_or_else(|| "source droplet does not exist or is not staged".to_owned())?;
-    ctx.blobs.copy(&droplet_key(source), &droplet_key(droplet)).await.map_err(|e| e.to_string())?;
+    let (state, bits) = store
+        .staged_bits(source)
+        .await
+        .map_err(|e| e.item().detail.clone())?
+        .ok_or_else(|| "source droplet does not exist or is not staged".to_owned())?;
+    blobs.copy(&droplet_key(source), &droplet_key(droplet)).await.map_err(|e| e.to_string())?;
     Ok((state, bits))
 }

@@ -11,8 +11,8 @@
 //!
 //! | operation | what was lost | recovery |
 //! |---|---|---|
-//! | `droplet.upload` | the uploaded bits' digests and inspection | remove the blob, fail the job and the droplet |
-//! | `droplet.copy` (internal) | nothing needed, but the copy may be half-published | remove the blob, fail the droplet (`failed to copy - ...`) |
+//! | `droplet.upload` | the uploaded bits' digests and inspection | discard the pending write, remove the blob, fail the job and the droplet |
+//! | `droplet.copy` (internal) | nothing: the job names its source | copy again (idempotent) and complete, or fail as a copy fails |
 //! | `droplet.delete` | nothing: the droplet is gone already | remove the blob (idempotent), complete the job |
 //!
 //! The blob goes first and the job's row last, so a crash during recovery only repeats it (the
@@ -20,6 +20,11 @@
 //! Job state changes stay single conditional statements (`WHERE state = 'PROCESSING' AND owner =
 //! <this process>`), so a job ends once, and a process that lost its job to a take-over (it only
 //! looked dead) changes nothing when it finally records an outcome.
+//!
+//! Uploads still streaming hold no job but an upload claim on their droplet, leased the same way,
+//! with the name of the blob write they started (`pending_blob`). A claim whose lease ran out is
+//! taken over by one replica ([`settle_lapsed_uploads`]), which discards the write and frees the
+//! droplet for the next upload.
 //!
 //! On SQLite, which one server process uses at a time, a job owned by another instance is
 //! abandoned at once, so a restart settles the previous process's jobs before serving.
@@ -31,7 +36,7 @@ use droplet_api::{CfError, ErrorItem, JobState};
 use slog::Logger;
 use uuid::Uuid;
 
-use crate::blobstore::{Blobstore, droplet_key};
+use crate::blobstore::{BlobError, Blobstore, droplet_key};
 use crate::metadata::{
     COPY_OPERATION, DELETE_OPERATION, JobRecord, MetadataStore, UPLOAD_OPERATION,
 };
@@ -42,7 +47,6 @@ const DELETE_ATTEMPTS: u32 = 3;
 
 const UPLOAD_INTERRUPTED: &str =
     "The upload was interrupted: its server stopped; upload into a new droplet.";
-const COPY_INTERRUPTED: &str = "failed to copy - interrupted: its server stopped";
 
 /// A new `PROCESSING` job of `operation` on `droplet`.
 pub fn new_job(operation: &str, droplet: Uuid, now: i64) -> JobRecord {
@@ -51,6 +55,7 @@ pub fn new_job(operation: &str, droplet: Uuid, now: i64) -> JobRecord {
         operation: operation.to_owned(),
         state: JobState::Processing,
         droplet_guid: Some(droplet),
+        source_guid: None,
         errors: vec![],
         created_at: now,
         updated_at: now,
@@ -192,35 +197,98 @@ async fn settle(
 ) -> Result<(), CfError> {
     // Every job names its droplet; a row without one has nothing to clean up.
     let droplet = job.droplet_guid.unwrap_or_default();
-    let failure = match job.operation.as_str() {
-        DELETE_OPERATION => {
+    let failure = match (job.operation.as_str(), job.source_guid) {
+        (DELETE_OPERATION, _) => {
             finish_delete(store, blobs, log, droplet, job.guid).await;
             return Ok(());
         }
-        UPLOAD_OPERATION => UPLOAD_INTERRUPTED,
-        COPY_OPERATION => COPY_INTERRUPTED,
+        (COPY_OPERATION, Some(source)) => {
+            return crate::copy::finish(store, blobs, log, source, droplet, job.guid).await;
+        }
+        (UPLOAD_OPERATION, _) => UPLOAD_INTERRUPTED,
         _ => "The job was interrupted: its server stopped.",
     };
-    // The blob may have been published just before the process died: the droplet is about to be
-    // FAILED, so its bits must not linger.
     if job.droplet_guid.is_some() {
+        if let Some(pending) = store.pending_blob(droplet).await? {
+            discard_pending(blobs, log, droplet, &pending).await?;
+        }
+        // The blob may have been published just before the process died: the droplet is about
+        // to be FAILED, so its bits must not linger.
         blobs.delete(&droplet_key(droplet)).await?;
     }
     store.fail_job(job.guid, droplet, &unknown_error(failure), now_secs()).await
 }
 
-/// At start-up, before serving: releases what a previous process on SQLite left held, and
-/// settles the abandoned jobs. Then, in the background, looks for abandoned jobs every half lease
-/// for as long as the process runs.
+/// Discards what a dead process's blob write left. Only a store that cannot be reached is an
+/// error, to be retried by a later sweep; a store that refuses is logged and left to the
+/// backstop (the bucket's lifecycle rule for incomplete uploads), since asking again would not
+/// help.
+async fn discard_pending(
+    blobs: &dyn Blobstore,
+    log: &Logger,
+    droplet: Uuid,
+    pending: &str,
+) -> Result<(), BlobError> {
+    match blobs.discard(&droplet_key(droplet), pending).await {
+        Err(error @ BlobError::Unavailable(_)) => Err(error),
+        Err(error) => {
+            slog::error!(log, "discarding an interrupted upload's blob failed; leaving it";
+                "droplet" => %droplet, "pending" => pending, "error" => %error);
+            Ok(())
+        }
+        Ok(()) => Ok(()),
+    }
+}
+
+/// Takes over the upload claims whose process is gone (their lease ran out; with `all`, every
+/// claim, at start-up on SQLite) and discards each one's pending blob write, then frees the
+/// droplet for the next upload. A write that cannot be discarded now keeps its claim, which
+/// lapses again for a later sweep.
+pub async fn settle_lapsed_uploads(
+    store: &MetadataStore,
+    blobs: &dyn Blobstore,
+    log: &Logger,
+    all: bool,
+) -> anyhow::Result<()> {
+    let lapsed = store
+        .lapsed_upload_claims(all)
+        .await
+        .map_err(|e| anyhow::anyhow!("looking for lapsed upload claims: {e}"))?;
+    for (droplet, lapsed_claim, pending) in lapsed {
+        let claim = Uuid::new_v4();
+        let taken = store
+            .take_over_upload_claim(droplet, &lapsed_claim, claim, all)
+            .await
+            .map_err(|e| anyhow::anyhow!("taking over a lapsed upload claim: {e}"))?;
+        if !taken {
+            continue;
+        }
+        slog::warn!(log, "discarding an upload whose server process is gone";
+            "droplet" => %droplet, "pending" => pending.as_deref().unwrap_or("-"));
+        if let Some(pending) = pending
+            && let Err(error) = discard_pending(blobs, log, droplet, &pending).await
+        {
+            slog::error!(log, "discarding an interrupted upload's blob failed; a later sweep retries";
+                "droplet" => %droplet, "error" => %error);
+            continue;
+        }
+        store
+            .release_upload_claim(droplet, claim)
+            .await
+            .map_err(|e| anyhow::anyhow!("freeing a droplet after a lapsed upload: {e}"))?;
+    }
+    Ok(())
+}
+
+/// At start-up, before serving: settles the uploads and jobs whose process is gone (on SQLite,
+/// every upload claim: no upload of a previous process is streaming any more). Then, in the
+/// background, looks for more every half lease for as long as the process runs.
 pub async fn start_recovery(
     store: &MetadataStore,
     blobs: &Arc<dyn Blobstore>,
     log: &Logger,
 ) -> anyhow::Result<()> {
-    store
-        .release_dead_upload_claims()
-        .await
-        .map_err(|e| anyhow::anyhow!("releasing upload claims after a restart: {e}"))?;
+    settle_lapsed_uploads(store, blobs.as_ref(), log, store.single_process()).await?;
     settle_abandoned(store, blobs.as_ref(), log).await?;
     spawn_sweeper(store.clone(), blobs.clone(), log.clone());
     Ok(())
@@ -233,6 +301,9 @@ fn spawn_sweeper(store: MetadataStore, blobs: Arc<dyn Blobstore>, log: Logger) {
         ticks.tick().await;
         loop {
             ticks.tick().await;
+            if let Err(error) = settle_lapsed_uploads(&store, blobs.as_ref(), &log, false).await {
+                slog::error!(log, "settling lapsed uploads failed"; "error" => %error);
+            }
             if let Err(error) = settle_abandoned(&store, blobs.as_ref(), &log).await {
                 slog::error!(log, "settling abandoned jobs failed"; "error" => %error);
             }

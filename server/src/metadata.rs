@@ -59,6 +59,14 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE jobs ADD COLUMN owner TEXT;
     ALTER TABLE jobs ADD COLUMN lease_expires_ms BIGINT;
     CREATE INDEX jobs_state ON jobs (state)",
+    // 4: the blob a droplet's upload is writing, by the name its blobstore gave the write
+    // (`BlobWriter::pending`: a temporary file, a multipart upload), from the moment the bits
+    // start streaming until the upload job commits or drops it, so that whichever replica finds
+    // the upload's process gone can discard what it left.
+    "ALTER TABLE droplets ADD COLUMN pending_blob TEXT",
+    // 5: the droplet a copy job copies from, so that a replica can finish a copy whose process
+    // died.
+    "ALTER TABLE jobs ADD COLUMN source_guid TEXT",
 ];
 
 /// Operation name of upload jobs.
@@ -89,6 +97,8 @@ pub struct JobRecord {
     pub operation: String,
     pub state: JobState,
     pub droplet_guid: Option<Uuid>,
+    /// The droplet a `droplet.copy` job copies from.
+    pub source_guid: Option<Uuid>,
     pub errors: Vec<ErrorItem>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -99,6 +109,18 @@ pub struct StoredBits {
     pub sha256: String,
     pub sha1: String,
     pub size: u64,
+}
+
+/// What became of a finished copy.
+pub enum CopyRecorded {
+    /// The droplet has its bits.
+    Copied,
+    /// The droplet was deleted while its bits were copied: the copied blob is the caller's to
+    /// remove.
+    DropletGone,
+    /// Another replica took the job over (this process looked dead) and copies again: the blob
+    /// is that replica's now, and stays.
+    JobLost,
 }
 
 /// A handle on the metadata database (cheap to clone: the pool is shared).
@@ -162,6 +184,11 @@ impl MetadataStore {
     /// How long a hold on an upload or a job lasts without renewal.
     pub fn lease(&self) -> Duration {
         self.lease
+    }
+
+    /// True on SQLite, whose database file one server process uses at a time.
+    pub fn single_process(&self) -> bool {
+        self.single_process
     }
 
     fn lease_expiry(&self) -> i64 {
@@ -356,9 +383,12 @@ impl MetadataStore {
         Ok(result.rows_affected() == 1)
     }
 
+    /// Ends an upload claim that did not become a job; its blob writer was dropped, which
+    /// discarded the pending blob, so the record of it goes too.
     pub async fn release_upload_claim(&self, droplet: Uuid, claim: Uuid) -> Result<(), CfError> {
         sqlx::query(
-            "UPDATE droplets SET upload_claim = NULL, upload_claim_expires_ms = NULL
+            "UPDATE droplets SET upload_claim = NULL, upload_claim_expires_ms = NULL,
+                pending_blob = NULL
              WHERE guid = $1 AND upload_claim = $2",
         )
         .bind(droplet.to_string())
@@ -367,6 +397,90 @@ impl MetadataStore {
         .await
         .map_err(|e| self.fail(e))?;
         Ok(())
+    }
+
+    /// Records the name of the blob write a claimed upload has started. False if the claim was
+    /// lost meanwhile.
+    pub async fn record_pending_blob(
+        &self,
+        droplet: Uuid,
+        claim: Uuid,
+        pending: &str,
+    ) -> Result<bool, CfError> {
+        let result = sqlx::query(
+            "UPDATE droplets SET pending_blob = $1 WHERE guid = $2 AND upload_claim = $3",
+        )
+        .bind(pending.to_owned())
+        .bind(droplet.to_string())
+        .bind(claim.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// The name of the blob write recorded for a droplet's upload, if one is.
+    pub async fn pending_blob(&self, droplet: Uuid) -> Result<Option<String>, CfError> {
+        let row = sqlx::query("SELECT pending_blob FROM droplets WHERE guid = $1")
+            .bind(droplet.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| self.fail(e))?;
+        let pending = row.map(|row| row.try_get::<Option<String>, _>("pending_blob"));
+        Ok(pending.transpose().map_err(|e| self.fail(e))?.flatten())
+    }
+
+    /// Upload claims whose process is gone, with the blob write each recorded: those whose lease
+    /// ran out, or, with `all` (at start-up on SQLite, where no other process streams), every one.
+    pub async fn lapsed_upload_claims(
+        &self,
+        all: bool,
+    ) -> Result<Vec<(Uuid, String, Option<String>)>, CfError> {
+        let rows = sqlx::query(
+            "SELECT guid, upload_claim, pending_blob FROM droplets
+             WHERE upload_claim IS NOT NULL AND ($1 OR upload_claim_expires_ms < $2)",
+        )
+        .bind(all)
+        .bind(now_ms())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    uuid_column(row, "guid")?,
+                    row.try_get("upload_claim")?,
+                    row.try_get("pending_blob")?,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(|e| self.fail(e))
+    }
+
+    /// Takes a lapsed upload claim over under a new claim of this process's, in one conditional
+    /// UPDATE, so that exactly one replica cleans up after it and no new upload starts meanwhile.
+    /// False if another replica won, or the claim was renewed or ended.
+    pub async fn take_over_upload_claim(
+        &self,
+        droplet: Uuid,
+        lapsed: &str,
+        claim: Uuid,
+        all: bool,
+    ) -> Result<bool, CfError> {
+        let result = sqlx::query(
+            "UPDATE droplets SET upload_claim = $1, upload_claim_expires_ms = $2
+             WHERE guid = $3 AND upload_claim = $4 AND ($5 OR upload_claim_expires_ms < $6)",
+        )
+        .bind(claim.to_string())
+        .bind(self.lease_expiry())
+        .bind(droplet.to_string())
+        .bind(lapsed.to_owned())
+        .bind(all)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        Ok(result.rows_affected() == 1)
     }
 
     /// The body of a claimed upload has arrived: moves the droplet to `PROCESSING_UPLOAD` and
@@ -417,7 +531,7 @@ impl MetadataStore {
         }
         let staged = sqlx::query(
             "UPDATE droplets SET state = 'STAGED', checksum_sha256 = $1, checksum_sha1 = $2,
-                blob_size = $3, error = NULL, updated_at = $4
+                blob_size = $3, error = NULL, updated_at = $4, pending_blob = NULL
              WHERE guid = $5 AND state = 'PROCESSING_UPLOAD'",
         )
         .bind(bits.sha256.clone())
@@ -505,8 +619,7 @@ impl MetadataStore {
     }
 
     /// The copy job succeeded: the droplet takes the source's state and bits, the job is
-    /// `COMPLETE`. False if the droplet was deleted meanwhile, or the job was taken over by another
-    /// replica: the copied blob is then the caller's to remove.
+    /// `COMPLETE`.
     pub async fn complete_copy(
         &self,
         droplet: Uuid,
@@ -514,10 +627,10 @@ impl MetadataStore {
         state: DropletState,
         bits: &StoredBits,
         now: i64,
-    ) -> Result<bool, CfError> {
+    ) -> Result<CopyRecorded, CfError> {
         let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
         if !self.settle_job(&mut tx, job, JobState::Complete, &[], now).await? {
-            return Ok(false);
+            return Ok(CopyRecorded::JobLost);
         }
         let copied = sqlx::query(
             "UPDATE droplets SET state = $1, checksum_sha256 = $2, checksum_sha1 = $3,
@@ -534,7 +647,11 @@ impl MetadataStore {
         .await
         .map_err(|e| self.fail(e))?;
         tx.commit().await.map_err(|e| self.fail(e))?;
-        Ok(copied.rows_affected() == 1)
+        Ok(if copied.rows_affected() == 1 {
+            CopyRecorded::Copied
+        } else {
+            CopyRecorded::DropletGone
+        })
     }
 
     /// A job that changes no droplet (a delete) is done.
@@ -561,7 +678,8 @@ impl MetadataStore {
             return Ok(());
         }
         sqlx::query(
-            "UPDATE droplets SET state = 'FAILED', error = $1, updated_at = $2
+            "UPDATE droplets SET state = 'FAILED', error = $1, updated_at = $2,
+                pending_blob = NULL
              WHERE guid = $3 AND state IN ('PROCESSING_UPLOAD', 'COPYING')",
         )
         .bind(error.detail.clone())
@@ -624,23 +742,6 @@ impl MetadataStore {
         )
         .bind(job.to_string())
         .bind(self.instance.to_string())
-        .execute(&self.pool)
-        .await
-        .map_err(|e| self.fail(e))?;
-        Ok(())
-    }
-
-    /// At start-up on SQLite only: no upload of the previous process is streaming any more, so
-    /// every upload claim is released at once rather than when its lease runs out. (On
-    /// PostgreSQL another replica may be streaming; claims there lapse by their lease.)
-    pub async fn release_dead_upload_claims(&self) -> Result<(), CfError> {
-        if !self.single_process {
-            return Ok(());
-        }
-        sqlx::query(
-            "UPDATE droplets SET upload_claim = NULL, upload_claim_expires_ms = NULL
-             WHERE upload_claim IS NOT NULL",
-        )
         .execute(&self.pool)
         .await
         .map_err(|e| self.fail(e))?;
@@ -799,7 +900,6 @@ fn where_clause(filter: &DropletFilter) -> (String, Vec<Bind>) {
     (clause, binds)
 }
 
-/// Records a new job, owned by `owner` until `lease_expires_ms` unless renewed.
 async fn insert_droplet_row(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     droplet: &DropletRecord,
@@ -825,6 +925,7 @@ async fn insert_droplet_row(
     Ok(())
 }
 
+/// Records a new job, owned by `owner` until `lease_expires_ms` unless renewed.
 async fn insert_job(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     job: &JobRecord,
@@ -832,14 +933,15 @@ async fn insert_job(
     lease_expires_ms: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO jobs (guid, operation, state, droplet_guid, errors, created_at, updated_at,
-            owner, lease_expires_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO jobs (guid, operation, state, droplet_guid, source_guid, errors, created_at,
+            updated_at, owner, lease_expires_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(job.guid.to_string())
     .bind(job.operation.clone())
     .bind(job.state.as_str())
     .bind(job.droplet_guid.map(|g| g.to_string()))
+    .bind(job.source_guid.map(|g| g.to_string()))
     .bind(to_json(&job.errors))
     .bind(job.created_at)
     .bind(job.updated_at)
@@ -891,11 +993,13 @@ fn droplet_from_row(row: &AnyRow) -> Result<DropletRecord, sqlx::Error> {
 fn job_from_row(row: &AnyRow) -> Result<JobRecord, sqlx::Error> {
     let state: String = row.try_get("state")?;
     let droplet: Option<String> = row.try_get("droplet_guid")?;
+    let source: Option<String> = row.try_get("source_guid")?;
     Ok(JobRecord {
         guid: uuid_column(row, "guid")?,
         operation: row.try_get("operation")?,
         state: JobState::parse(&state).ok_or_else(|| decode_err("state", &state))?,
         droplet_guid: droplet.as_deref().and_then(|g| Uuid::parse_str(g).ok()),
+        source_guid: source.as_deref().and_then(|g| Uuid::parse_str(g).ok()),
         errors: json_column(row, "errors")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,

@@ -67,13 +67,6 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
     let tokens = TokenVerifier::new(&config.auth, development_secret.as_deref()).await?;
     let url_signer =
         UrlSigner::new(load_or_create_secret(&config.data_dir.join("url-signing-key"))?);
-    let blobs: Arc<dyn Blobstore> = match config.blobstore.kind {
-        BlobstoreKind::Local => Arc::new(LocalBlobstore::open(&config.blob_dir())?),
-        BlobstoreKind::S3 => Arc::new(S3Blobstore::new(
-            &config.blobstore,
-            log.new(slog::o!("component" => "blobstore")),
-        )?),
-    };
     let database_url = config.database_url();
     let store = MetadataStore::connect(
         &database_url,
@@ -81,6 +74,16 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
         log.new(slog::o!("component" => "metadata")),
     )
     .await?;
+    let blobs: Arc<dyn Blobstore> = match config.blobstore.kind {
+        // On SQLite the server is alone with its data, blob directory included.
+        BlobstoreKind::Local => {
+            Arc::new(LocalBlobstore::open(&config.blob_dir(), store.single_process())?)
+        }
+        BlobstoreKind::S3 => Arc::new(S3Blobstore::new(
+            &config.blobstore,
+            log.new(slog::o!("component" => "blobstore")),
+        )?),
+    };
     // Jobs whose server process is gone (a previous process of this server, or a dead replica
     // sharing the database) are settled now and, in the background, for as long as this runs:
     // uploads and copies in flight are failed, deletes finished.

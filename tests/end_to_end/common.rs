@@ -19,6 +19,8 @@ use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 use tokio::io::AsyncWriteExt;
 
+use crate::s3_server::{self, S3Server};
+
 pub const READ: &str = "cloud_controller.read";
 pub const WRITE: &str = "cloud_controller.write";
 pub const ADMIN: &str = "cloud_controller.admin";
@@ -64,8 +66,8 @@ impl TestServer {
     }
 
     /// `count` servers acting as one, started all at once: replicas on one fresh PostgreSQL
-    /// database, one blob directory (`blobstore.path`) and one data directory (for the keys that
-    /// sign tokens and URLs), each with its own configuration file and log.
+    /// database, one S3 bucket (on an S3 server of the test's own) and one data directory (for
+    /// the keys that sign tokens and URLs), each with its own configuration file and log.
     pub fn start_replicas(count: usize) -> Vec<Self> {
         let dir = tempfile::Builder::new().prefix("droplet-e2e-shared-").tempdir().expect("dir");
         // The keys exist before the replicas race to start.
@@ -74,7 +76,12 @@ impl TestServer {
             let secret = hex::encode(rand::random::<[u8; 32]>());
             std::fs::write(dir.path().join("data").join(key), secret).expect("writing a key");
         }
-        let shared = Arc::new(SharedStorage { database: PgDatabase::create(), dir: Some(dir) });
+        let s3 = S3Server::start(&dir.path().join("s3"));
+        let shared = Arc::new(SharedStorage {
+            database: PgDatabase::create(),
+            s3: Some(s3),
+            dir: Some(dir),
+        });
         std::thread::scope(|scope| {
             let starting: Vec<_> = (0..count)
                 .map(|_| scope.spawn(|| Self::launch_on(None, Some(shared.clone()))))
@@ -84,8 +91,9 @@ impl TestServer {
     }
 
     fn launch(toml: Option<&str>) -> Self {
-        let shared = (BACKEND.get() == Backend::Postgres)
-            .then(|| Arc::new(SharedStorage { database: PgDatabase::create(), dir: None }));
+        let shared = (BACKEND.get() == Backend::Postgres).then(|| {
+            Arc::new(SharedStorage { database: PgDatabase::create(), s3: None, dir: None })
+        });
         Self::launch_on(toml, shared)
     }
 
@@ -99,8 +107,8 @@ impl TestServer {
                 "database_url = {:?}\nlease_secs = {TEST_LEASE_SECS}\n",
                 shared.database.url
             ));
-            if let Some(dir) = &shared.dir {
-                text.push_str(&format!("blobstore.path = {:?}\n", dir.path().join("blobs")));
+            if let Some(s3) = &shared.s3 {
+                text.push_str(&s3.blobstore_dotted_keys());
             }
         }
         text.push_str(toml.unwrap_or(""));
@@ -278,6 +286,19 @@ impl TestServer {
     }
 
     /// Uploads `bits` as `droplet.tgz` through the generated client and waits for the job.
+    /// A droplet's bits, through `GET /v3/droplets/{guid}/download`, following a redirect to
+    /// the store (without the token, as clients do) when the blobstore answers with one.
+    pub async fn download_bits(&self, guid: &str) -> Vec<u8> {
+        let response = self.get(&format!("/v3/droplets/{guid}/download")).send().await;
+        let mut response = response.expect("GET download");
+        if response.status() == 302 {
+            let location = response.headers()["location"].to_str().expect("a Location").to_owned();
+            response = reqwest::get(location).await.expect("GET the store's URL");
+        }
+        assert_eq!(response.status(), 200, "downloading {guid}");
+        response.bytes().await.expect("the bits").to_vec()
+    }
+
     pub async fn upload_and_wait(&self, guid: &str, bits: &[u8]) -> types::Job {
         let client = self.client();
         let form = DropletUploadForm {
@@ -324,14 +345,20 @@ impl TestServer {
 
     // ---- the blobstore on disk ----------------------------------------------------------------
 
+    /// Where the blobs are files: `<data-dir>/blobs`, or, for replicas sharing a bucket, the
+    /// bucket's directory on the S3 server (objects as files, named by their keys).
     pub fn blob_dir(&self) -> PathBuf {
-        match self.shared.as_ref().and_then(|shared| shared.dir.as_ref()) {
-            Some(dir) => dir.path().join("blobs"),
+        match self.shared_s3() {
+            Some(s3) => s3.root.join(s3_server::BUCKET),
             None => self.data_dir().join("blobs"),
         }
     }
 
-    /// Every file under `<data-dir>/blobs`, relative to it.
+    fn shared_s3(&self) -> Option<&S3Server> {
+        self.shared.as_ref().and_then(|shared| shared.s3.as_ref())
+    }
+
+    /// Every file under [`Self::blob_dir`], relative to it.
     pub fn blob_files(&self) -> Vec<PathBuf> {
         let root = self.blob_dir();
         let mut files = Vec::new();
@@ -351,8 +378,12 @@ impl TestServer {
         files
     }
 
-    /// Partial blobs being written (`blobs/tmp`).
+    /// Partial blobs being written: files in `blobs/tmp`, or the bucket's pending multipart
+    /// uploads.
     pub fn partial_blobs(&self) -> Vec<PathBuf> {
+        if let Some(s3) = self.shared_s3() {
+            return s3.pending_uploads().into_iter().map(PathBuf::from).collect();
+        }
         self.blob_files().into_iter().filter(|path| path.starts_with("tmp")).collect()
     }
 
@@ -465,6 +496,8 @@ pub fn on_postgres(test: fn()) {
 /// blob directory (`blobs/`) and the data directory (`data/`).
 struct SharedStorage {
     database: PgDatabase,
+    /// The bucket's server, stopped before the directory it keeps the bucket in goes.
+    s3: Option<S3Server>,
     dir: Option<TempDir>,
 }
 

@@ -31,15 +31,8 @@ impl OnS3 {
         self.s3.root.join(BUCKET).join("droplets").join(guid)
     }
 
-    /// The S3 server's files of multipart uploads not completed or aborted: their records and
-    /// the parts already sent.
     fn pending_uploads(&self) -> Vec<String> {
-        let entries = std::fs::read_dir(&self.s3.root).expect("the S3 server's directory");
-        entries
-            .flatten()
-            .filter_map(|entry| entry.file_name().into_string().ok())
-            .filter(|name| name.contains(".upload"))
-            .collect()
+        self.s3.pending_uploads()
     }
 
     /// Nothing left of an upload into `guid`: no object, no pending upload, no part.

@@ -73,12 +73,41 @@ impl S3Server {
 
     /// The `[blobstore]` section of a droplet-server configuration using this server.
     pub fn blobstore_toml(&self) -> String {
-        format!(
-            "[blobstore]\nkind = \"s3\"\nbucket = \"{BUCKET}\"\nendpoint = \"{}\"\n\
-             region = \"{REGION}\"\naccess_key_id = \"{ACCESS_KEY}\"\n\
-             secret_access_key = \"{SECRET_KEY}\"\nallow_http = true\n",
-            self.endpoint
-        )
+        format!("[blobstore]\n{}", self.blobstore_keys(""))
+    }
+
+    /// The same settings as top-level dotted keys (`blobstore.kind = ...`), for a configuration
+    /// that has top-level keys of its own to add after them.
+    pub fn blobstore_dotted_keys(&self) -> String {
+        self.blobstore_keys("blobstore.")
+    }
+
+    fn blobstore_keys(&self, prefix: &str) -> String {
+        let settings = [
+            ("kind", "s3"),
+            ("bucket", BUCKET),
+            ("endpoint", &self.endpoint),
+            ("region", REGION),
+            ("access_key_id", ACCESS_KEY),
+            ("secret_access_key", SECRET_KEY),
+        ];
+        let mut keys: String =
+            settings.iter().map(|(key, value)| format!("{prefix}{key} = {value:?}\n")).collect();
+        keys.push_str(&format!("{prefix}allow_http = true\n"));
+        keys
+    }
+
+    /// The files of multipart uploads neither completed nor aborted: their records and the parts
+    /// already sent, which s3s-fs keeps at the top of its directory.
+    pub fn pending_uploads(&self) -> Vec<String> {
+        let entries = std::fs::read_dir(&self.root).expect("the S3 server's directory");
+        let mut names: Vec<String> = entries
+            .flatten()
+            .filter_map(|entry| entry.file_name().into_string().ok())
+            .filter(|name| name.contains(".upload"))
+            .collect();
+        names.sort();
+        names
     }
 
     /// Stops listening and closes every connection: the store is now unreachable.

@@ -19,8 +19,9 @@ use flate2::write::GzEncoder;
 use rand::rngs::SmallRng;
 use rand::{Rng, RngCore, SeedableRng};
 
-/// The S3 server of the end-to-end tests, shared as source.
+/// The S3 server of the end-to-end tests, shared as source (the tests use more of it).
 #[path = "../../tests/end_to_end/s3_server.rs"]
+#[allow(dead_code)]
 mod s3_server;
 use s3_server::S3Server;
 

@@ -28,10 +28,13 @@ pub struct LocalBlobstore {
 }
 
 impl LocalBlobstore {
-    /// Opens the store at `root`, removing partial blobs left by a process that died mid-write.
-    pub fn open(root: &Path) -> anyhow::Result<Self> {
+    /// Opens the store at `root`. With `exclusive` (one server process uses the directory at a
+    /// time) whatever is under `tmp/` was left by a process that died mid-write, and is removed.
+    /// A directory shared by replicas keeps its `tmp/`: the others may be writing there, and what
+    /// a dead replica left is discarded by name once its lease runs out.
+    pub fn open(root: &Path, exclusive: bool) -> anyhow::Result<Self> {
         let tmp = root.join("tmp");
-        if tmp.exists() {
+        if exclusive && tmp.exists() {
             std::fs::remove_dir_all(&tmp)?;
         }
         std::fs::create_dir_all(&tmp)?;
@@ -40,6 +43,25 @@ impl LocalBlobstore {
 
     fn path(&self, key: &str) -> PathBuf {
         self.root.join(key)
+    }
+
+    /// The temporary file of a write in progress.
+    fn temp_path(&self, name: &str) -> PathBuf {
+        self.root.join("tmp").join(name)
+    }
+
+    /// The temporary name of a copy into `key`: one per key, so that a copy redone after a crash
+    /// replaces what the first attempt left, and a delete of `key` removes it.
+    fn copy_temp_path(&self, key: &str) -> PathBuf {
+        self.temp_path(&format!("{}.copy", key.replace('/', "-")))
+    }
+}
+
+async fn remove_if_present(path: &Path) -> Result<(), BlobError> {
+    match tokio::fs::remove_file(path).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(failed(e)),
     }
 }
 
@@ -55,14 +77,15 @@ fn failed(error: std::io::Error) -> BlobError {
 impl Blobstore for LocalBlobstore {
     async fn create(&self, key: &str) -> Result<Box<dyn BlobWriter>, BlobError> {
         let final_path = self.path(key);
-        let temp_path = self.root.join("tmp").join(format!("{}.part", uuid::Uuid::new_v4()));
+        let name = format!("{}.part", uuid::Uuid::new_v4());
+        let temp_path = self.temp_path(&name);
         let file = File::create_new(&temp_path).map_err(failed)?;
         let (chunks, receiver) = mpsc::channel(WRITE_QUEUE_CHUNKS);
         let worker = std::thread::Builder::new()
             .name("blob-writer".to_owned())
             .spawn(move || write_blob(file, temp_path, final_path, receiver))
             .map_err(failed)?;
-        Ok(Box::new(LocalBlobWriter { chunks, worker: Some(worker) }))
+        Ok(Box::new(LocalBlobWriter { name, chunks, worker: Some(worker) }))
     }
 
     async fn size(&self, key: &str) -> Result<u64, BlobError> {
@@ -92,17 +115,23 @@ impl Blobstore for LocalBlobstore {
         Ok(Box::pin(ChunkStream(receiver)))
     }
 
+    /// Removes the blob, and what a copy into `key` interrupted by a crash may have left.
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
-        match tokio::fs::remove_file(self.path(key)).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(failed(e)),
+        remove_if_present(&self.copy_temp_path(key)).await?;
+        remove_if_present(&self.path(key)).await
+    }
+
+    async fn discard(&self, _key: &str, pending: &str) -> Result<(), BlobError> {
+        // A name this store handed out is one plain file name; anything else is not ours.
+        if pending.contains(['/', '\\']) || !pending.ends_with(".part") {
+            return Err(BlobError::Failed(format!("not a pending blob's name: {pending:?}")));
         }
+        remove_if_present(&self.temp_path(pending)).await
     }
 
     async fn copy(&self, from: &str, to: &str) -> Result<(), BlobError> {
+        let temp_path = self.copy_temp_path(to);
         let (from, to) = (self.path(from), self.path(to));
-        let temp_path = self.root.join("tmp").join(format!("{}.part", uuid::Uuid::new_v4()));
         tokio::task::spawn_blocking(move || copy_blob(&from, &temp_path, &to))
             .await
             .map_err(|e| BlobError::Failed(format!("the copy task died: {e}")))?
@@ -127,6 +156,11 @@ impl Blobstore for LocalBlobstore {
 /// fsynced, so a crash leaves either nothing under `to` or the whole blob. Where the filesystem
 /// refuses hard links, the bytes are copied into the temp file and fsynced before the rename.
 fn copy_blob(from: &Path, temp_path: &Path, to: &Path) -> std::io::Result<()> {
+    // Left by an attempt that crashed: this attempt starts over.
+    match std::fs::remove_file(temp_path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     let staged = match std::fs::hard_link(from, temp_path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(e),
@@ -138,9 +172,10 @@ fn copy_blob(from: &Path, temp_path: &Path, to: &Path) -> std::io::Result<()> {
         })(),
     };
     let result = staged.and_then(|()| publish(temp_path, to));
-    if result.is_err() {
-        let _ = std::fs::remove_file(temp_path);
-    }
+    // Also after success: when a crashed attempt had already published `to`, the temp name and
+    // `to` are links to one inode, and renaming one onto the other does nothing (POSIX), leaving
+    // the temp name behind.
+    let _ = std::fs::remove_file(temp_path);
     result
 }
 
@@ -164,12 +199,18 @@ enum WriteCommand {
 }
 
 struct LocalBlobWriter {
+    /// The temporary file's name under `tmp/`.
+    name: String,
     chunks: mpsc::Sender<WriteCommand>,
     worker: Option<JoinHandle<()>>,
 }
 
 #[async_trait::async_trait]
 impl BlobWriter for LocalBlobWriter {
+    fn pending(&self) -> String {
+        self.name.clone()
+    }
+
     async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError> {
         self.chunks
             .send(WriteCommand::Chunk(chunk))

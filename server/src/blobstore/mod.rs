@@ -2,7 +2,9 @@
 //!
 //! The contract every backend keeps: a blob written through a [`BlobWriter`] is visible under its
 //! key only after `commit` returned, complete and durable; a writer dropped without commit leaves
-//! nothing behind.
+//! nothing behind. A writer whose process died leaves what it had written aside, under the name
+//! its [`BlobWriter::pending`] gave; the metadata store keeps that name, so that any replica can
+//! [`Blobstore::discard`] it once the writer's lease ran out.
 
 mod local;
 mod s3;
@@ -58,6 +60,11 @@ pub trait Blobstore: Send + Sync {
     /// Removes the blob under `key`; removing a missing blob is not an error.
     async fn delete(&self, key: &str) -> Result<(), BlobError>;
 
+    /// Removes what an unfinished write into `key` left, named by its [`BlobWriter::pending`]:
+    /// a temporary file, or a multipart upload and its parts. Idempotent: discarding what is
+    /// already gone is not an error.
+    async fn discard(&self, key: &str, pending: &str) -> Result<(), BlobError>;
+
     /// Makes the blob under `from` also available under `to`, with the same contract as a
     /// written blob: `to` is visible only once complete and durable. [`BlobError::NotFound`] if
     /// there is no blob under `from`.
@@ -83,6 +90,10 @@ pub trait Blobstore: Send + Sync {
 
 #[async_trait::async_trait]
 pub trait BlobWriter: Send {
+    /// The name of this write in progress, for [`Blobstore::discard`] by another process should
+    /// this one die before the writer commits or is dropped.
+    fn pending(&self) -> String;
+
     /// Appends `chunk`. Waits when the backend is behind, so memory stays bounded.
     async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError>;
 

@@ -4,7 +4,8 @@
 //! A blob is written as a multipart upload: parts go out as the bits stream in, a bounded number
 //! at a time, so memory stays flat whatever the droplet's size. S3 makes the object visible only
 //! when the upload is completed, which is `commit`; a writer dropped without commit aborts the
-//! upload, so that neither an object nor orphan parts are left. Downloads are redirected to
+//! upload, so that neither an object nor orphan parts are left. The upload's id is the writer's
+//! pending name: a replica that outlives the writer's process aborts the upload by it. Downloads are redirected to
 //! presigned GET URLs: the bits go from the bucket to the client, not through this server.
 
 use std::sync::{Arc, Mutex};
@@ -14,12 +15,14 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::client::HttpErrorKind;
+use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path;
 use object_store::signer::Signer;
 use object_store::{
-    BackoffConfig, ClientOptions, GetOptions, GetRange, ObjectStore, ObjectStoreExt, RetryConfig,
-    WriteMultipart,
+    BackoffConfig, ClientOptions, GetOptions, GetRange, MultipartId, ObjectStore, ObjectStoreExt,
+    PutPayload, RetryConfig,
 };
+use tokio::task::JoinSet;
 
 use super::{BlobError, BlobStream, BlobWriter, Blobstore};
 use crate::config::BlobstoreConfig;
@@ -122,9 +125,19 @@ fn blob_error(error: object_store::Error) -> BlobError {
 #[async_trait::async_trait]
 impl Blobstore for S3Blobstore {
     async fn create(&self, key: &str) -> Result<Box<dyn BlobWriter>, BlobError> {
-        let upload = self.store.put_multipart(&Path::from(key)).await.map_err(|e| self.fail(e))?;
-        let writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
-        Ok(Box::new(S3BlobWriter { writer: Some(writer), log: self.log.clone() }))
+        let path = Path::from(key);
+        let upload = self.store.create_multipart(&path).await.map_err(|e| self.fail(e))?;
+        Ok(Box::new(S3BlobWriter {
+            store: self.store.clone(),
+            path,
+            upload,
+            part: Vec::new(),
+            part_len: 0,
+            in_flight: JoinSet::new(),
+            sent: Vec::new(),
+            open: true,
+            log: self.log.clone(),
+        }))
     }
 
     async fn size(&self, key: &str) -> Result<u64, BlobError> {
@@ -145,6 +158,11 @@ impl Blobstore for S3Blobstore {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(error) => Err(self.fail(error)),
         }
+    }
+
+    async fn discard(&self, key: &str, pending: &str) -> Result<(), BlobError> {
+        let upload: MultipartId = pending.to_owned();
+        abort(&self.store, &Path::from(key), &upload).await.map_err(|e| logged(&self.log, e))
     }
 
     /// S3's CopyObject: done by the store, atomic, and visible only once complete.
@@ -189,47 +207,108 @@ impl futures::Stream for SyncStream {
     }
 }
 
+/// A blob being written as a multipart upload, driven part by part (`MultipartStore`) rather
+/// than through `WriteMultipart`, because the upload's id must be known: it is the writer's
+/// [`BlobWriter::pending`] name, by which another replica aborts the upload if this process dies.
 struct S3BlobWriter {
-    /// Taken by `commit`; still here when the writer is dropped without commit.
-    writer: Option<WriteMultipart>,
+    store: Arc<AmazonS3>,
+    path: Path,
+    upload: MultipartId,
+    /// Chunks of the part being filled, and their length.
+    part: Vec<Bytes>,
+    part_len: usize,
+    /// Parts going out, by index; `sent` holds the ids of those done.
+    in_flight: JoinSet<(usize, Result<PartId, object_store::Error>)>,
+    sent: Vec<Option<PartId>>,
+    /// False once committed or aborted: a writer dropped while true aborts the upload.
+    open: bool,
     log: slog::Logger,
+}
+
+impl S3BlobWriter {
+    /// Sends the filled part, once fewer than `PARTS_IN_FLIGHT` are going out.
+    async fn send_part(&mut self) -> Result<(), BlobError> {
+        while self.in_flight.len() >= PARTS_IN_FLIGHT {
+            self.join_one().await?;
+        }
+        let payload: PutPayload = std::mem::take(&mut self.part).into_iter().collect();
+        self.part_len = 0;
+        let index = self.sent.len();
+        self.sent.push(None);
+        let (store, path, upload) = (self.store.clone(), self.path.clone(), self.upload.clone());
+        self.in_flight
+            .spawn(async move { (index, store.put_part(&path, &upload, index, payload).await) });
+        Ok(())
+    }
+
+    /// Waits for one part in flight to be done.
+    async fn join_one(&mut self) -> Result<(), BlobError> {
+        let Some(joined) = self.in_flight.join_next().await else { return Ok(()) };
+        let (index, result) =
+            joined.map_err(|e| BlobError::Failed(format!("a part upload died: {e}")))?;
+        let part = result.map_err(|e| logged(&self.log, blob_error(e)))?;
+        self.sent[index] = Some(part);
+        Ok(())
+    }
 }
 
 #[async_trait::async_trait]
 impl BlobWriter for S3BlobWriter {
+    fn pending(&self) -> String {
+        self.upload.clone()
+    }
+
     async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError> {
-        let writer = self.writer.as_mut().expect("a writer is used until it commits");
-        // Waits while PARTS_IN_FLIGHT parts are still going out.
-        let waited = writer.wait_for_capacity(PARTS_IN_FLIGHT).await;
-        waited.map_err(|e| logged(&self.log, blob_error(e)))?;
-        writer.put(chunk);
+        self.part_len += chunk.len();
+        self.part.push(chunk);
+        if self.part_len >= PART_BYTES {
+            self.send_part().await?;
+        }
         Ok(())
     }
 
     async fn commit(mut self: Box<Self>) -> Result<(), BlobError> {
-        let writer = self.writer.take().expect("a writer commits once");
-        // On failure `finish` aborts the upload itself.
-        writer.finish().await.map(drop).map_err(|e| logged(&self.log, blob_error(e)))
+        if self.part_len > 0 {
+            self.send_part().await?;
+        }
+        while !self.in_flight.is_empty() {
+            self.join_one().await?;
+        }
+        let parts = self.sent.iter().flatten().cloned().collect();
+        let completed = self.store.complete_multipart(&self.path, &self.upload, parts).await;
+        // Once completion was asked for, an abort could only fail: the outcome is the store's.
+        self.open = false;
+        completed.map(drop).map_err(|e| logged(&self.log, blob_error(e)))
     }
 }
 
 impl Drop for S3BlobWriter {
-    /// Abandoned (the client went away, the bits were invalid, a part failed): the multipart
-    /// upload is aborted, so that the store drops the parts already sent.
+    /// Abandoned (the client went away, the bits were invalid, a part failed): the parts still
+    /// going out are stopped and the multipart upload is aborted, so that the store drops the
+    /// parts already sent.
     fn drop(&mut self) {
-        let Some(writer) = self.writer.take() else { return };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                let log = self.log.clone();
-                runtime.spawn(async move {
-                    if let Err(error) = writer.abort().await {
-                        // The bucket's lifecycle rule for incomplete uploads is the backstop.
-                        logged(&log, blob_error(error));
-                    }
-                });
-            }
-            Err(_) => drop(writer),
+        if !self.open {
+            return;
         }
+        self.in_flight.abort_all();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let (store, path, upload) = (self.store.clone(), self.path.clone(), self.upload.clone());
+        let log = self.log.clone();
+        runtime.spawn(async move {
+            if let Err(error) = abort(&store, &path, &upload).await {
+                // The upload stays recorded as pending; a sweep or the bucket's lifecycle rule
+                // for incomplete uploads is the backstop.
+                logged(&log, error);
+            }
+        });
+    }
+}
+
+/// Aborts a multipart upload; one that is gone already is not an error.
+async fn abort(store: &AmazonS3, path: &Path, upload: &MultipartId) -> Result<(), BlobError> {
+    match store.abort_multipart(path, upload).await {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+        Err(error) => Err(blob_error(error)),
     }
 }
 

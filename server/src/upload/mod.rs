@@ -76,7 +76,7 @@ async fn receive_form(
             return Err(error);
         }
     };
-    let received = stream_bits(ctx, &droplet, bits, early_resources, reader).await;
+    let received = stream_bits(ctx, &droplet, &claim, bits, early_resources, reader).await;
     let received = match received {
         Ok(received) => received,
         Err(error) => {
@@ -91,6 +91,7 @@ async fn receive_form(
         operation: UPLOAD_OPERATION.to_owned(),
         state: droplet_api::JobState::Processing,
         droplet_guid: Some(droplet.guid),
+        source_guid: None,
         errors: vec![],
         created_at: now,
         updated_at: now,
@@ -110,6 +111,7 @@ async fn receive_form(
 async fn stream_bits(
     ctx: &Arc<ServerContext>,
     droplet: &DropletRecord,
+    claim: &UploadClaim,
     mut bits: form::BitsField,
     early_resources: Option<Vec<UploadResource>>,
     reader: &mut UploadFormReader,
@@ -119,6 +121,11 @@ async fn stream_bits(
     let mut sha1 = Sink::spawn(digest::<Sha1>);
     let mut inspection = Sink::spawn(move |bits| inspect::inspect(bits, &resources_known));
     let mut blob = ctx.blobs.create(&droplet_key(droplet.guid)).await?;
+    // Recorded with the claim, so that if this process dies, whichever replica finds the claim
+    // lapsed discards the write (dropping the writer does so while this process lives).
+    if !ctx.store.record_pending_blob(droplet.guid, claim.id, &blob.pending()).await? {
+        return Err(CfError::unprocessable(ONLY_ONCE));
+    }
     while let Some(chunk) = bits.next_chunk(reader).await? {
         sha256.send(chunk.clone()).await;
         sha1.send(chunk.clone()).await;
