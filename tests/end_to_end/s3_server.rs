@@ -7,6 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+use hyper::body::Incoming;
+use hyper::service::{Service, service_fn};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::auth::SimpleAuth;
@@ -53,9 +55,16 @@ impl S3Server {
                         },
                         _ = &mut stopped => break,
                     };
-                    let connection = connections
-                        .serve_connection(TokioIo::new(socket), service.clone())
-                        .into_owned();
+                    let service = service.clone();
+                    // A real S3 finishes a request it has received even when its client goes
+                    // away; s3s-fs's handler, dropped with the connection, would leave a
+                    // multipart upload half-completed (the upload gone, its parts left).
+                    let detached = service_fn(move |request: hyper::Request<Incoming>| {
+                        let handler = Service::call(&service, request);
+                        async move { tokio::spawn(handler).await.expect("the S3 handler panicked") }
+                    });
+                    let connection =
+                        connections.serve_connection(TokioIo::new(socket), detached).into_owned();
                     tokio::spawn(async move {
                         let _ = connection.await;
                     });
