@@ -27,9 +27,10 @@ use tokio::task::JoinSet;
 use super::{BlobError, BlobStream, BlobWriter, Blobstore};
 use crate::config::BlobstoreConfig;
 
-/// Size of a multipart upload's parts (S3's minimum is 5 MiB, its maximum count 10,000: up to
-/// 80 GiB per droplet).
-const PART_BYTES: usize = 8 * 1024 * 1024;
+/// Size of a multipart upload's parts: S3's minimum, so that each upload in progress holds as
+/// little as it can. (S3 takes up to 10,000 parts: 50 GiB per droplet, far above the 2 GiB
+/// default of `max_upload_bytes`.)
+const PART_BYTES: usize = 5 * 1024 * 1024;
 /// Parts uploaded at once; with the part being filled, this bounds an upload's memory to about
 /// three parts.
 const PARTS_IN_FLIGHT: usize = 2;
