@@ -84,9 +84,9 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
             log.new(slog::o!("component" => "blobstore")),
         )?),
     };
-    // Jobs whose server process is gone (a previous process of this server, or a dead replica
-    // sharing the database) are settled now and, in the background, for as long as this runs:
-    // uploads and copies in flight are failed, deletes finished.
+    // Uploads and jobs whose server process is gone (a previous process of this server, or a
+    // dead replica sharing the database) are settled now and, in the background, for as long as
+    // this runs: their pending writes discarded, upload jobs failed, copies and deletes finished.
     crate::jobs::start_recovery(&store, &blobs, &log).await?;
     let api = droplet_api::droplet_api_mod::api_description::<DropletApiImpl>()
         .map_err(|e| anyhow::anyhow!("building the API: {e}"))?;

@@ -85,17 +85,7 @@ async fn receive_form(
             return Err(error);
         }
     };
-    let now = now_secs();
-    let job = JobRecord {
-        guid: Uuid::new_v4(),
-        operation: UPLOAD_OPERATION.to_owned(),
-        state: droplet_api::JobState::Processing,
-        droplet_guid: Some(droplet.guid),
-        source_guid: None,
-        errors: vec![],
-        created_at: now,
-        updated_at: now,
-    };
+    let job = crate::jobs::new_job(UPLOAD_OPERATION, droplet.guid, now_secs());
     if !ctx.store.start_upload_job(droplet.guid, claim.id, &job).await? {
         return Err(CfError::unprocessable(ONLY_ONCE));
     }
