@@ -284,21 +284,22 @@ impl BlobWriter for S3BlobWriter {
 }
 
 impl Drop for S3BlobWriter {
-    /// Abandoned (the client went away, the bits were invalid, a part failed): the parts still
-    /// going out are stopped and the multipart upload is aborted, so that the store drops the
-    /// parts already sent.
+    /// Abandoned (the client went away, the bits were invalid, a part failed): the multipart
+    /// upload is aborted, so that the store drops the parts already sent. Parts still going out
+    /// are let finish first: a part whose upload completes after the abort may be kept (S3 says
+    /// as much), and nothing would remove it.
     fn drop(&mut self) {
         if !self.open {
             return;
         }
-        self.in_flight.abort_all();
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let mut in_flight = std::mem::take(&mut self.in_flight);
         let (store, path, upload) = (self.store.clone(), self.path.clone(), self.upload.clone());
         let log = self.log.clone();
         runtime.spawn(async move {
+            while in_flight.join_next().await.is_some() {}
             if let Err(error) = abort(&store, &path, &upload).await {
-                // The upload stays recorded as pending; a sweep or the bucket's lifecycle rule
-                // for incomplete uploads is the backstop.
+                // The bucket's lifecycle rule for incomplete uploads is the backstop.
                 logged(&log, error);
             }
         });
