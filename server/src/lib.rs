@@ -1,33 +1,34 @@
 //! The droplet bits service: the Cloud Foundry v3 droplet endpoints of `droplet-api`, over a
-//! metadata store (SQLite or PostgreSQL) and a blobstore.
+//! metadata store (SQLite or PostgreSQL) and a blobstore (a directory or an S3 bucket).
 //!
-//! Layout: `endpoints` implements the API trait and delegates to `upload` (the streaming upload
-//! and its job) and `download`; `auth` holds the token rules; `metadata` and `blobstore` are the
-//! two storage seams; `server` wires them up from `config`.
+//! The tree is the architecture; each folder's module comment says what it owns and what it may
+//! call:
+//!
+//! - `http/`: the API trait implemented; authenticates, hands over to `droplets/`, presents.
+//! - `droplets/`: the operations (create, update, list, copy, delete, download, `upload/`) and the
+//!   label and annotation rules.
+//! - `jobs/`: the one job runner, job leases, and recovery of a dead process's work.
+//! - `store/`: the metadata database, one file per resource or mechanism.
+//! - `blobstore/`: where the bits live, one file per backend.
+//! - `auth/`: token rules, scopes, UAA keys, the development key, signed download URLs.
+//! - `config/`: the configuration and where it comes from.
+//! - `errors.rs`: the one place a storage error becomes a CF error.
+//! - `server.rs` and `shutdown.rs`: starting the server, and stopping it gracefully.
 
-pub mod auth;
-pub mod blobstore;
-pub mod config;
-pub mod config_sources;
-pub mod context;
-mod copy;
-mod delete;
-pub mod dev_key;
-mod docs;
-mod download;
-mod endpoints;
-mod health;
+mod auth;
+mod blobstore;
+mod config;
+mod context;
+mod droplets;
+mod errors;
+mod http;
 mod jobs;
-pub mod listing;
-pub mod metadata;
-mod metadata_rules;
-mod present;
-pub mod server;
+mod server;
 mod shutdown;
-mod signing;
+mod store;
 mod time;
-mod uaa;
-mod upload;
 
-pub use config::Config;
+pub use auth::dev_key::{load_or_create as load_development_key, mint_token};
+pub use config::sources::load as load_config;
+pub use config::{Config, LogFormat};
 pub use server::{RunningServer, start};

@@ -6,8 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use droplet_server::Config;
-use droplet_server::config::LogFormat;
+use droplet_server::{Config, LogFormat};
 
 #[derive(Parser)]
 #[command(name = "droplet-server", version, about = "Cloud Foundry droplet bits service")]
@@ -63,8 +62,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let mut config =
-        droplet_server::config_sources::load(args.config.as_deref(), std::env::vars())?;
+    let mut config = droplet_server::load_config(args.config.as_deref(), std::env::vars())?;
     if let Some(bind) = args.bind {
         config.bind = bind;
     }
@@ -119,13 +117,13 @@ fn token(args: TokenArgs) -> anyhow::Result<()> {
     let data_dir = args.data_dir.unwrap_or_else(|| Config::default().data_dir);
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating data directory {}", data_dir.display()))?;
-    let secret = droplet_server::dev_key::load_or_create(&data_dir)?;
+    let secret = droplet_server::load_development_key(&data_dir)?;
     let scopes = if args.scopes.is_empty() {
         vec!["cloud_controller.read".to_owned(), "cloud_controller.write".to_owned()]
     } else {
         args.scopes
     };
     let audience = Config::default().auth.audience;
-    println!("{}", droplet_server::dev_key::mint_token(&secret, &audience, &scopes, args.ttl)?);
+    println!("{}", droplet_server::mint_token(&secret, &audience, &scopes, args.ttl)?);
     Ok(())
 }

@@ -1,19 +1,26 @@
-//! Starting the server: storage from configuration, recovery after a restart, the HTTP listener.
+//! Starting the server (storage from configuration, recovery of a previous process's work, the
+//! HTTP listener) and stopping it gracefully (see `crate::shutdown`).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use anyhow::Context;
 use dropshot::{ConfigDropshot, HandlerTaskMode, HttpServer, ServerBuilder};
 use slog::Logger;
 
-use crate::auth::TokenVerifier;
-use crate::blobstore::{Blobstore, LocalBlobstore, S3Blobstore};
+use crate::auth::key_file::load_or_create_secret;
+use crate::auth::signed_urls::UrlSigner;
+use crate::auth::tokens::TokenVerifier;
+use crate::blobstore::Blobstore;
+use crate::blobstore::local::LocalBlobstore;
+use crate::blobstore::s3::S3Blobstore;
 use crate::config::{BlobstoreKind, Config};
 use crate::context::ServerContext;
-use crate::endpoints::DropletApiImpl;
-use crate::metadata::MetadataStore;
-use crate::signing::{UrlSigner, load_or_create_secret};
+use crate::http::api::DropletApiImpl;
+use crate::jobs::recovery::Recovery;
+use crate::jobs::runner::JobRunner;
+use crate::store::MetadataStore;
 
 pub struct RunningServer {
     server: HttpServer<Arc<ServerContext>>,
@@ -24,34 +31,30 @@ impl RunningServer {
         self.server.local_addr()
     }
 
-    pub fn context(&self) -> &Arc<ServerContext> {
+    fn context(&self) -> &Arc<ServerContext> {
         self.server.app_private()
     }
 
-    /// Runs until the server stops.
-    pub async fn wait(self) -> anyhow::Result<()> {
-        self.server.await.map_err(|e| anyhow::anyhow!(e))
-    }
-
-    pub async fn close(self) -> anyhow::Result<()> {
+    /// Stops accepting connections and waits for the requests in flight.
+    async fn close(self) -> anyhow::Result<()> {
         self.server.close().await.map_err(|e| anyhow::anyhow!(e))
     }
 
-    /// Stops accepting connections and lets the requests in flight finish for up to `grace`; then
-    /// cuts the uploads still streaming, and waits for the upload jobs (see `shutdown.rs`).
-    pub async fn shutdown(self, grace: std::time::Duration) -> anyhow::Result<()> {
+    /// Stops accepting connections and lets the requests in flight finish for up to `grace`;
+    /// then cuts the uploads still streaming, and waits for the jobs.
+    pub async fn shutdown(self, grace: Duration) -> anyhow::Result<()> {
         let ctx = self.context().clone();
         let deadline = tokio::spawn({
             let ctx = ctx.clone();
             async move {
                 tokio::time::sleep(grace).await;
                 slog::warn!(ctx.log, "shutdown grace period over: cutting uploads in flight");
-                ctx.shutdown.cut();
+                ctx.grace.end();
             }
         });
         let closed = self.close().await;
         deadline.abort();
-        ctx.shutdown.jobs_done().await;
+        ctx.jobs.wait().await;
         closed
     }
 }
@@ -61,19 +64,15 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let development_secret = match config.uses_development_key() {
-        true => Some(crate::dev_key::load_or_create(&config.data_dir)?),
+        true => Some(crate::auth::dev_key::load_or_create(&config.data_dir)?),
         false => None,
     };
     let tokens = TokenVerifier::new(&config.auth, development_secret.as_deref()).await?;
     let url_signer =
         UrlSigner::new(load_or_create_secret(&config.data_dir.join("url-signing-key"))?);
-    let database_url = config.database_url();
-    let store = MetadataStore::connect(
-        &database_url,
-        std::time::Duration::from_secs(config.lease_secs),
-        log.new(slog::o!("component" => "metadata")),
-    )
-    .await?;
+    let store_log = log.new(slog::o!("component" => "metadata"));
+    let lease = Duration::from_secs(config.lease_secs);
+    let store = MetadataStore::connect(&config.database_url(), lease, &store_log).await?;
     let blobs: Arc<dyn Blobstore> = match config.blobstore.kind {
         // On SQLite the server is alone with its data, blob directory included.
         BlobstoreKind::Local => {
@@ -84,10 +83,17 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
             log.new(slog::o!("component" => "blobstore")),
         )?),
     };
+    let jobs = JobRunner::new(store.clone(), log.clone());
     // Uploads and jobs whose server process is gone (a previous process of this server, or a
     // dead replica sharing the database) are settled now and, in the background, for as long as
     // this runs: their pending writes discarded, upload jobs failed, copies and deletes finished.
-    crate::jobs::start_recovery(&store, &blobs, &log).await?;
+    let recovery = Recovery {
+        store: store.clone(),
+        blobs: blobs.clone(),
+        jobs: jobs.clone(),
+        log: log.clone(),
+    };
+    recovery.start().await?;
     let api = droplet_api::droplet_api_mod::api_description::<DropletApiImpl>()
         .map_err(|e| anyhow::anyhow!("building the API: {e}"))?;
     let dropshot_config = ConfigDropshot {
@@ -105,8 +111,9 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
         blobs,
         tokens,
         url_signer,
+        jobs,
+        grace: Default::default(),
         log: log.clone(),
-        shutdown: Default::default(),
     });
     let server = ServerBuilder::new(api, context, log)
         .config(dropshot_config)

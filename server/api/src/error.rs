@@ -23,6 +23,9 @@ pub struct CfError {
     #[serde(skip)]
     status: ErrorStatusCode,
     pub errors: Vec<ErrorItem>,
+    /// What really went wrong, when the client is not told: logged with the request, never sent.
+    #[serde(skip)]
+    cause: Option<String>,
 }
 
 impl CfError {
@@ -30,7 +33,15 @@ impl CfError {
         CfError {
             status,
             errors: vec![ErrorItem { code, title: title.to_owned(), detail: detail.into() }],
+            cause: None,
         }
+    }
+
+    /// The same error, with the cause the server logs (dropshot logs an error's `Display` with
+    /// its request) but does not send.
+    pub fn with_cause(mut self, cause: impl std::fmt::Display) -> Self {
+        self.cause = Some(cause.to_string());
+        self
     }
 
     pub fn status(&self) -> ErrorStatusCode {
@@ -151,7 +162,11 @@ impl CfError {
 impl std::fmt::Display for CfError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let item = self.item();
-        write!(f, "{} {}: {}", item.code, item.title, item.detail)
+        write!(f, "{} {}: {}", item.code, item.title, item.detail)?;
+        match &self.cause {
+            Some(cause) => write!(f, " (cause: {cause})"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -173,7 +188,7 @@ impl From<HttpError> for CfError {
             413 => Self::new(status, 10019, "CF-UploadTooLarge", message),
             422 => CfError::unprocessable(message),
             s if s < 500 => Self::new(status, 10004, "CF-InvalidRequest", message),
-            _ => CfError::unknown(),
+            _ => CfError::unknown().with_cause(error.internal_message),
         }
     }
 }

@@ -11,7 +11,8 @@ use http_body_util::BodyExt;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
-use crate::MAX_JSON_BODY_BYTES;
+/// The largest JSON request body accepted (droplet creation and updates).
+pub const MAX_JSON_BODY_BYTES: usize = 64 * 1024;
 
 #[derive(Debug)]
 pub struct CfJson<T>(pub T);

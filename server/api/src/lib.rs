@@ -23,7 +23,7 @@ pub use accepted::HttpResponseAcceptedEmpty;
 pub use bits_response::DropletBits;
 pub use error::{CfError, ErrorItem};
 pub use health::Health;
-pub use json_body::CfJson;
+pub use json_body::{CfJson, MAX_JSON_BODY_BYTES};
 pub use list_query::{ListQuery, parse_query_string};
 pub use types::*;
 pub use upload_form::{MAX_RESOURCES_FIELD_BYTES, UploadForm};
@@ -32,9 +32,6 @@ use dropshot::{
     Header, HttpResponseAccepted, HttpResponseCreated, HttpResponseHeaders, HttpResponseOk, Path,
     Query, RequestContext,
 };
-
-/// The largest JSON request body accepted (droplet creation and updates).
-pub const MAX_JSON_BODY_BYTES: usize = 64 * 1024;
 
 #[dropshot::api_description]
 pub trait DropletApi {

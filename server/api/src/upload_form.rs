@@ -21,7 +21,7 @@ struct DropletUploadForm {
     /// Optional: files the tarball must contain with that size and SHA-1, sent as a JSON array
     /// (`[{"path", "size_in_bytes", "checksum": {"value"}}]`). The job fails the droplet otherwise.
     #[serde(default)]
-    resources: Option<Vec<crate::UploadResource>>,
+    resources: Option<Vec<crate::types::UploadResource>>,
 }
 
 /// A file part.

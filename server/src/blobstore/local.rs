@@ -88,10 +88,6 @@ impl Blobstore for LocalBlobstore {
         Ok(Box::new(LocalBlobWriter { name, chunks, worker: Some(worker) }))
     }
 
-    async fn size(&self, key: &str) -> Result<u64, BlobError> {
-        Ok(tokio::fs::metadata(self.path(key)).await.map_err(failed)?.len())
-    }
-
     async fn read(&self, key: &str, first: u64, last: u64) -> Result<BlobStream, BlobError> {
         let file = File::open(self.path(key)).map_err(failed)?;
         let (sender, receiver) = mpsc::channel(READ_AHEAD_CHUNKS);

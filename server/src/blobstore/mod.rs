@@ -5,12 +5,12 @@
 //! nothing behind. A writer whose process died leaves what it had written aside, under the name
 //! its [`BlobWriter::pending`] gave; the metadata store keeps that name, so that any replica can
 //! [`Blobstore::discard`] it once the writer's lease ran out.
+//!
+//! The blobstore calls nothing else of the server; its errors are [`BlobError`]s, which become CF
+//! errors in `crate::errors`.
 
-mod local;
-mod s3;
-
-pub use local::LocalBlobstore;
-pub use s3::S3Blobstore;
+pub mod local;
+pub mod s3;
 
 use std::pin::Pin;
 
@@ -32,15 +32,6 @@ pub enum BlobError {
     Failed(String),
 }
 
-impl From<BlobError> for droplet_api::CfError {
-    fn from(error: BlobError) -> Self {
-        match error {
-            BlobError::NotFound | BlobError::Unavailable(_) => Self::blobstore_unavailable(),
-            BlobError::Failed(_) => Self::blobstore_error(),
-        }
-    }
-}
-
 /// The blob key of a droplet's bits.
 pub fn droplet_key(guid: uuid::Uuid) -> String {
     format!("droplets/{guid}")
@@ -50,9 +41,6 @@ pub fn droplet_key(guid: uuid::Uuid) -> String {
 pub trait Blobstore: Send + Sync {
     /// Starts a new blob under `key`; nothing is visible there until the writer commits.
     async fn create(&self, key: &str) -> Result<Box<dyn BlobWriter>, BlobError>;
-
-    /// Size of the blob under `key`.
-    async fn size(&self, key: &str) -> Result<u64, BlobError>;
 
     /// Bytes `first..=last` of the blob under `key`.
     async fn read(&self, key: &str, first: u64, last: u64) -> Result<BlobStream, BlobError>;
@@ -71,10 +59,8 @@ pub trait Blobstore: Send + Sync {
     async fn copy(&self, from: &str, to: &str) -> Result<(), BlobError>;
 
     /// Checks that the store is reachable and takes writes, for `GET /healthz`, leaving nothing
-    /// behind. A backend without a cheaper probe may keep this default, which checks nothing.
-    async fn check(&self) -> Result<(), BlobError> {
-        Ok(())
-    }
+    /// behind.
+    async fn check(&self) -> Result<(), BlobError>;
 
     /// A URL that serves the blob under `key` to anyone holding it for `ttl`, when the store
     /// hands such URLs out (S3's presigned URLs); downloads are then redirected there. None when

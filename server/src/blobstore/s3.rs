@@ -141,10 +141,6 @@ impl Blobstore for S3Blobstore {
         }))
     }
 
-    async fn size(&self, key: &str) -> Result<u64, BlobError> {
-        Ok(self.store.head(&Path::from(key)).await.map_err(|e| self.fail(e))?.size)
-    }
-
     async fn read(&self, key: &str, first: u64, last: u64) -> Result<BlobStream, BlobError> {
         let options =
             GetOptions { range: Some(GetRange::Bounded(first..last + 1)), ..Default::default() };

@@ -1,0 +1,242 @@
+//! Server configuration: a TOML file (`--config`), overridden by flags and environment variables.
+//! Every key has a default that gives a working single-machine server (SQLite and a local blob
+//! directory under the data directory). Where the values come from is `sources`.
+
+pub mod sources;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::bail;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// Where the SQLite database, the local blobs and the development keys live.
+    pub data_dir: PathBuf,
+    /// Base of every absolute URL the server hands out (links, `Location`, signed URLs).
+    /// Defaults to `http://<bound address>`.
+    pub external_url: Option<String>,
+    /// Largest upload request body accepted, in bytes; larger ones get 413.
+    pub max_upload_bytes: u64,
+    /// Metadata database URL; defaults to `sqlite://<data_dir>/droplets.db`.
+    pub database_url: Option<String>,
+    /// How long, in seconds, a server's hold on an upload in progress or a running job lasts
+    /// without renewal (it renews every third of it). A replica that dies loses its holds after
+    /// this long, and another replica then settles its jobs.
+    pub lease_secs: u64,
+    pub blobstore: BlobstoreConfig,
+    pub auth: AuthConfig,
+    /// Log level: trace, debug, info, warn, error.
+    pub log_level: String,
+    /// On SIGTERM, how long requests in flight (uploads) may take to finish before they are cut.
+    pub shutdown_grace_secs: u64,
+    /// Log lines as bunyan JSON (one object per line, with `req_id` on request logs) or as
+    /// human-readable text.
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    #[default]
+    Text,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlobstoreConfig {
+    /// Which store holds the bits: a local directory (the default) or an S3-compatible bucket.
+    pub kind: BlobstoreKind,
+    /// Directory of the local blobstore; defaults to `<data_dir>/blobs`.
+    pub path: Option<PathBuf>,
+    /// Answer downloads with 302 to a signed URL served by this server, for clients that
+    /// insist on a redirect, instead of streaming the bits directly.
+    pub redirect_downloads: bool,
+    /// Lifetime of a signed download URL, in seconds.
+    pub signed_url_ttl_secs: u64,
+    /// S3: the bucket (required).
+    pub bucket: Option<String>,
+    /// S3: the endpoint URL, for stores other than AWS (MinIO, Ceph RGW, Garage, ...).
+    pub endpoint: Option<String>,
+    /// S3: the region; else `AWS_REGION`/`AWS_DEFAULT_REGION`, else `us-east-1`.
+    pub region: Option<String>,
+    /// S3: the access key id; else `AWS_ACCESS_KEY_ID` (or the instance's role).
+    pub access_key_id: Option<String>,
+    /// S3: the secret access key; else `AWS_SECRET_ACCESS_KEY`. Never logged.
+    pub secret_access_key: Option<Secret>,
+    /// S3: allow a plain `http://` endpoint.
+    pub allow_http: bool,
+    /// S3: `https://BUCKET.endpoint/KEY` addressing instead of path style (`endpoint/BUCKET/KEY`,
+    /// what MinIO, Ceph and Garage expect by default).
+    pub virtual_hosted_style: bool,
+    /// S3: lifetime of the presigned URLs downloads are redirected to, in seconds.
+    pub presigned_url_ttl_secs: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlobstoreKind {
+    #[default]
+    Local,
+    S3,
+}
+
+/// A credential: deserialized as a plain string, shown by `Debug` as `<redacted>`.
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Base URL of the UAA (e.g. `https://uaa.example.com`): its verification keys
+    /// (`/token_keys`) and issuer (`/.well-known/openid-configuration`) are fetched from it, and
+    /// the root document sends clients there to log in.
+    pub uaa_url: Option<String>,
+    /// Required `iss` of tokens. Defaults to the development issuer when no keys are configured.
+    pub issuer: Option<String>,
+    /// Required member of `aud`: the resource id of this service.
+    pub audience: String,
+    /// Shared secrets for HS256/384/512 tokens.
+    pub hmac_keys: Vec<HmacKey>,
+    /// UAA public keys for RS256/384/512 tokens, PEM-encoded.
+    pub rsa_public_keys: Vec<RsaPublicKey>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HmacKey {
+    /// Key id (`kid` header) this secret answers to; any token without `kid` may use it.
+    pub kid: Option<String>,
+    pub secret: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RsaPublicKey {
+    pub kid: Option<String>,
+    /// The PEM text, or
+    pub pem: Option<String>,
+    /// a file holding it.
+    pub pem_file: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: "127.0.0.1:8080".parse().expect("valid address"),
+            data_dir: PathBuf::from("droplet-data"),
+            external_url: None,
+            max_upload_bytes: 2 * 1024 * 1024 * 1024,
+            database_url: None,
+            lease_secs: 30,
+            blobstore: BlobstoreConfig::default(),
+            auth: AuthConfig::default(),
+            log_level: "info".to_owned(),
+            shutdown_grace_secs: 30,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+impl Default for BlobstoreConfig {
+    fn default() -> Self {
+        BlobstoreConfig {
+            kind: BlobstoreKind::Local,
+            path: None,
+            redirect_downloads: false,
+            signed_url_ttl_secs: 60,
+            bucket: None,
+            endpoint: None,
+            region: None,
+            access_key_id: None,
+            secret_access_key: None,
+            allow_http: false,
+            virtual_hosted_style: false,
+            presigned_url_ttl_secs: 3600,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            uaa_url: None,
+            issuer: None,
+            audience: "cloud_controller".to_owned(),
+            hmac_keys: vec![],
+            rsa_public_keys: vec![],
+        }
+    }
+}
+
+impl Config {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.max_upload_bytes == 0 {
+            bail!("max_upload_bytes must be greater than 0");
+        }
+        if !(1..=3600).contains(&self.lease_secs) {
+            bail!("lease_secs must be between 1 and 3600");
+        }
+        if self.blobstore.signed_url_ttl_secs == 0 {
+            bail!("blobstore.signed_url_ttl_secs must be greater than 0");
+        }
+        if self.blobstore.kind == BlobstoreKind::S3 {
+            if self.blobstore.bucket.as_deref().is_none_or(str::is_empty) {
+                bail!("blobstore.bucket is required with blobstore.kind = \"s3\"");
+            }
+            // SigV4 presigned URLs live at most 7 days.
+            if !(1..=604_800).contains(&self.blobstore.presigned_url_ttl_secs) {
+                bail!("blobstore.presigned_url_ttl_secs must be between 1 and 604800");
+            }
+        }
+        if let Some(url) = &self.external_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            bail!("external_url must start with http:// or https://, got {url:?}");
+        }
+        for key in &self.auth.rsa_public_keys {
+            if key.pem.is_some() == key.pem_file.is_some() {
+                bail!("each auth.rsa_public_keys entry needs exactly one of pem and pem_file");
+            }
+        }
+        Ok(())
+    }
+
+    pub fn blob_dir(&self) -> PathBuf {
+        self.blobstore.path.clone().unwrap_or_else(|| self.data_dir.join("blobs"))
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}?mode=rwc", self.data_dir.join("droplets.db").display())
+        })
+    }
+
+    /// Where clients log in: the UAA's base URL, or the configured issuer without its
+    /// `/oauth/token` path. None for the development issuer, which is not a URL.
+    pub fn login_url(&self) -> Option<String> {
+        let from_issuer = self.auth.issuer.as_deref().filter(|i| i.starts_with("http"));
+        let from_issuer = from_issuer.map(|i| i.trim_end_matches("/oauth/token").to_owned());
+        self.auth.uaa_url.clone().or(from_issuer).map(|u| u.trim_end_matches('/').to_owned())
+    }
+
+    /// True when no token keys are configured: the server then trusts the development key in the
+    /// data directory, which `droplet-server token` signs with.
+    pub fn uses_development_key(&self) -> bool {
+        self.auth.hmac_keys.is_empty()
+            && self.auth.rsa_public_keys.is_empty()
+            && self.auth.uaa_url.is_none()
+    }
+}

@@ -1,0 +1,128 @@
+//! `POST /v3/droplets?source_guid=S`: copies a `STAGED` droplet to an app, as the reference's
+//! `DropletCopy` and `DropletBitsCopier` do. The new droplet is `COPYING`, with an internal
+//! `droplet.copy` job recorded in the same transaction; the job copies the blob and gives the
+//! droplet the source's state and checksum, or fails it with `failed to copy - <reason>`. The job
+//! records its source, and copying is idempotent, so a copy whose server died is finished the same
+//! way by a replica once its lease runs out (see `crate::jobs::recovery`).
+
+use std::sync::Arc;
+
+use droplet_api::{CfError, DropletCreate, DropletState};
+use uuid::Uuid;
+
+use crate::auth::{Access, Caller};
+use crate::blobstore::{Blobstore, droplet_key};
+use crate::context::ServerContext;
+use crate::errors::unknown_job_error;
+use crate::store::MetadataStore;
+use crate::store::droplets::CopyRecorded;
+use crate::store::records::{COPY_OPERATION, DropletRecord, JobRecord, StoredBits};
+use crate::time::now_secs;
+
+/// The reference's `DropletCopy::InvalidCopyError` for a source that has no bits to copy.
+const NOT_STAGED: &str = "source droplet is not staged";
+
+/// Creates the copy and starts its job; returns the new droplet, `COPYING`.
+pub async fn start(
+    ctx: &Arc<ServerContext>,
+    caller: &Caller,
+    source_guid: &str,
+    body: &DropletCreate,
+) -> Result<DropletRecord, CfError> {
+    // The reference's order: the message (422), the source (404), the caller (403), the
+    // source's state (422). A copy message holds only `relationships`.
+    let extra: Vec<&str> = [
+        body.process_types.as_ref().map(|_| "process_types"),
+        body.metadata.as_ref().map(|_| "metadata"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !extra.is_empty() {
+        return Err(CfError::unprocessable(format!("Unknown field(s): '{}'", extra.join("', '"))));
+    }
+    let source = super::by_path(&ctx.store, source_guid).await?;
+    caller.require(Access::Write)?;
+    if source.state != DropletState::Staged {
+        return Err(CfError::unprocessable(NOT_STAGED));
+    }
+    let now = now_secs();
+    let droplet = DropletRecord {
+        guid: Uuid::new_v4(),
+        app_guid: body.relationships.app.data.guid,
+        state: DropletState::Copying,
+        error: None,
+        checksum_sha256: None,
+        blob_size: None,
+        process_types: source.process_types.clone(),
+        labels: Default::default(),
+        annotations: Default::default(),
+        created_at: now,
+        updated_at: now,
+    };
+    let job = JobRecord {
+        source_guid: Some(source.guid),
+        ..JobRecord::new(COPY_OPERATION, droplet.guid, now)
+    };
+    let record = async { ctx.store.insert_copy(&droplet, &job).await.map(|()| true) };
+    let work = run(ctx.clone(), source.guid, droplet.guid, job.guid);
+    ctx.jobs.start(job.guid, record, work).await?;
+    Ok(droplet)
+}
+
+/// The copy job, run by the server that created the copy.
+async fn run(ctx: Arc<ServerContext>, source: Uuid, droplet: Uuid, job: Uuid) {
+    let log = ctx.log.new(slog::o!("droplet" => droplet.to_string(), "job" => job.to_string()));
+    if let Err(error) = finish(&ctx.store, ctx.blobs.as_ref(), &log, source, droplet, job).await {
+        // The job stays PROCESSING and the droplet COPYING: once its lease runs out, a replica
+        // (this one after a restart, or another) takes the job over and copies again.
+        slog::error!(log, "recording the copy's outcome failed"; "error" => %error);
+    }
+}
+
+/// Copies the source's bits to the droplet and records the outcome: the droplet gets the
+/// source's state and checksum, or fails with the reason. Also how a replica finishes a copy
+/// whose server died (the caller holds the job's lease); copying again is harmless. Err if the
+/// outcome could not be recorded.
+pub async fn finish(
+    store: &MetadataStore,
+    blobs: &dyn Blobstore,
+    log: &slog::Logger,
+    source: Uuid,
+    droplet: Uuid,
+    job: Uuid,
+) -> Result<(), CfError> {
+    match copy_bits(store, blobs, source, droplet).await {
+        Ok((state, bits)) => {
+            match store.complete_copy(droplet, job, state, &bits, now_secs()).await? {
+                CopyRecorded::Copied => {
+                    slog::info!(log, "droplet copied"; "source" => %source, "bytes" => bits.size);
+                    Ok(())
+                }
+                CopyRecorded::DropletGone => super::remove_orphan_blob(blobs, log, droplet).await,
+                CopyRecorded::JobLost => Ok(()),
+            }
+        }
+        Err(reason) => {
+            slog::warn!(log, "copying a droplet failed"; "source" => %source, "reason" => &reason);
+            let error = unknown_job_error(format!("failed to copy - {reason}"));
+            Ok(store.fail_job(job, droplet, &error, now_secs()).await?)
+        }
+    }
+}
+
+/// Copies the source's blob; returns the source's state and bits, read before the copy.
+async fn copy_bits(
+    store: &MetadataStore,
+    blobs: &dyn Blobstore,
+    source: Uuid,
+    droplet: Uuid,
+) -> Result<(DropletState, StoredBits), String> {
+    let (state, bits) = store
+        .staged_bits(source)
+        .await
+        .map_err(|e| CfError::from(e).item().detail.clone())?
+        .ok_or_else(|| "source droplet does not exist or is not staged".to_owned())?;
+    blobs.copy(&droplet_key(source), &droplet_key(droplet)).await.map_err(|e| e.to_string())?;
+    Ok((state, bits))
+}

@@ -1,0 +1,86 @@
+//! `DELETE /v3/droplets/{guid}`: the droplet's row goes at once, together with the durable
+//! `droplet.delete` job that removes its blob.
+//!
+//! A job still working on the droplet (an upload streaming or processing, a copy) finds no droplet
+//! when it records its outcome, and removes the blob it published itself; an upload still
+//! streaming loses its claim and discards its partial blob.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use droplet_api::CfError;
+use slog::Logger;
+use uuid::Uuid;
+
+use crate::auth::{Access, Caller};
+use crate::blobstore::{Blobstore, droplet_key};
+use crate::context::ServerContext;
+use crate::errors::blobstore_job_error;
+use crate::store::MetadataStore;
+use crate::store::records::{DELETE_OPERATION, JobRecord};
+use crate::time::now_secs;
+
+/// Attempts at removing a deleted droplet's blob before its job fails.
+const DELETE_ATTEMPTS: u32 = 3;
+
+/// Deletes the droplet and starts its job; returns the job.
+pub async fn start(
+    ctx: &Arc<ServerContext>,
+    guid: &str,
+    caller: &Caller,
+) -> Result<JobRecord, CfError> {
+    // The reference's order: the droplet (404), then the caller (403).
+    let droplet = super::by_path(&ctx.store, guid).await?;
+    caller.require(Access::Write)?;
+    let job = JobRecord::new(DELETE_OPERATION, droplet.guid, now_secs());
+    let work = {
+        let (ctx, droplet, job) = (ctx.clone(), droplet.guid, job.guid);
+        async move {
+            let log = ctx.log.new(slog::o!("job" => job.to_string()));
+            finish(&ctx.store, ctx.blobs.as_ref(), &log, droplet, job).await;
+        }
+    };
+    let record = ctx.store.delete_droplet(droplet.guid, &job);
+    if ctx.jobs.start(job.guid, record, work).await?.is_none() {
+        // A concurrent delete won.
+        return Err(CfError::not_found("Droplet"));
+    }
+    Ok(job)
+}
+
+/// The `droplet.delete` job, once the droplet's row is gone: removes the blob, then completes.
+/// Also how a replica finishes a delete whose server died.
+pub async fn finish(
+    store: &MetadataStore,
+    blobs: &dyn Blobstore,
+    log: &Logger,
+    droplet: Uuid,
+    job: Uuid,
+) {
+    let key = droplet_key(droplet);
+    let mut attempt = 1;
+    let removed = loop {
+        match blobs.delete(&key).await {
+            Ok(()) => break Ok(()),
+            Err(error) if attempt < DELETE_ATTEMPTS => {
+                slog::warn!(log, "removing a deleted droplet's blob failed; retrying";
+                    "droplet" => %droplet, "error" => %error);
+                tokio::time::sleep(Duration::from_millis(500) * attempt).await;
+                attempt += 1;
+            }
+            Err(error) => break Err(error),
+        }
+    };
+    let recorded = match removed {
+        Ok(()) => store.complete_job(job, now_secs()).await,
+        Err(error) => {
+            slog::error!(log, "removing a deleted droplet's blob failed";
+                "droplet" => %droplet, "error" => %error);
+            store.fail_job(job, droplet, &blobstore_job_error(&error), now_secs()).await
+        }
+    };
+    if let Err(error) = recorded {
+        slog::error!(log, "recording the delete job's outcome failed";
+            "job" => %job, "error" => %error);
+    }
+}

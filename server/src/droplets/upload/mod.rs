@@ -1,0 +1,142 @@
+//! `POST /v3/droplets/{guid}/upload`: the multipart body is parsed as it arrives, and the bits are
+//! fanned out, chunk by chunk, to the SHA-256 and SHA-1 digests, the gzip/tar inspection and the
+//! blobstore, each on a thread of its own. Nothing holds the droplet in memory.
+//!
+//! While the body streams in, the droplet stays `AWAITING_UPLOAD` under a lapsing upload claim
+//! (`claim`), so that an upload that never completes leaves nothing behind. Once the body is complete the droplet moves to `PROCESSING_UPLOAD` with a
+//! `droplet.upload` job, the client gets its 202, and the job waits for the digests and the
+//! inspection, commits the blob and stages the droplet.
+
+mod claim;
+mod form;
+mod inspect;
+mod job;
+mod sink;
+
+use std::sync::Arc;
+
+use droplet_api::{CfError, UploadForm, UploadResource};
+use dropshot::ErrorStatusCode;
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+
+use crate::auth::{Access, Caller};
+use crate::blobstore::droplet_key;
+use crate::context::ServerContext;
+use crate::store::records::{DropletRecord, JobRecord, UPLOAD_OPERATION};
+use crate::time::now_secs;
+use claim::UploadClaim;
+use form::UploadFormReader;
+use sink::Sink;
+
+const ONLY_ONCE: &str = "Droplet may be uploaded only once. Create a new droplet to upload bits.";
+
+/// Receives an upload and starts its job; returns the droplet (now `PROCESSING_UPLOAD`) and job.
+pub async fn receive(
+    ctx: &Arc<ServerContext>,
+    guid: &str,
+    caller: &Caller,
+    form: UploadForm,
+) -> Result<(DropletRecord, JobRecord), CfError> {
+    let mut reader = UploadFormReader::open(form, ctx.config.max_upload_bytes, ctx.grace.over())?;
+    let result = receive_form(ctx, guid, caller, &mut reader).await;
+    if let Err(error) = &result
+        && error.status() != ErrorStatusCode::PAYLOAD_TOO_LARGE
+    {
+        // A client still sending would see the connection reset instead of this answer: read
+        // and discard the rest first, as the reference's buffering proxy does. Past the upload
+        // limit the stream ends by itself.
+        reader.discard_rest().await;
+    }
+    result
+}
+
+async fn receive_form(
+    ctx: &Arc<ServerContext>,
+    guid: &str,
+    caller: &Caller,
+    reader: &mut UploadFormReader,
+) -> Result<(DropletRecord, JobRecord), CfError> {
+    // Checks in the reference's order: the form (422), the droplet (404), the caller (403), the
+    // droplet's state (422).
+    let (bits, early_resources) = reader.read_until_bits().await?;
+    let target = async {
+        let droplet = super::by_path(&ctx.store, guid).await?;
+        caller.require(Access::Write)?;
+        let claim = UploadClaim::take(ctx, droplet.guid).await?.ok_or_else(only_once)?;
+        Ok((droplet, claim))
+    };
+    let (droplet, claim) = match target.await {
+        Ok(target) => target,
+        Err(error) => {
+            // The reference reads the whole form before it looks at the droplet: a bad field
+            // after the bits is reported before a missing droplet or a missing scope.
+            reader.read_after_bits(bits, early_resources.is_some()).await?;
+            return Err(error);
+        }
+    };
+    let received = stream_bits(ctx, &droplet, &claim, bits, early_resources, reader).await;
+    let received = match received {
+        Ok(received) => received,
+        Err(error) => {
+            // Released before answering, so that a client retrying at once finds the droplet free.
+            claim.release().await;
+            return Err(error);
+        }
+    };
+    let job = JobRecord::new(UPLOAD_OPERATION, droplet.guid, now_secs());
+    let record = ctx.store.start_upload_job(droplet.guid, claim.id(), &job);
+    let work = job::finish(ctx.clone(), droplet.guid, job.guid, received);
+    if ctx.jobs.start(job.guid, record, work).await?.is_none() {
+        return Err(only_once());
+    }
+    claim.consumed();
+    let droplet =
+        ctx.store.droplet(droplet.guid).await?.ok_or_else(|| CfError::not_found("Droplet"))?;
+    Ok((droplet, job))
+}
+
+/// Streams the bits part to the digests, the inspection and a new blob; then reads the rest of
+/// the form.
+async fn stream_bits(
+    ctx: &Arc<ServerContext>,
+    droplet: &DropletRecord,
+    claim: &UploadClaim,
+    mut bits: form::BitsField,
+    early_resources: Option<Vec<UploadResource>>,
+    reader: &mut UploadFormReader,
+) -> Result<job::ReceivedBits, CfError> {
+    let resources_known = early_resources.clone().unwrap_or_default();
+    let mut sha256 = Sink::spawn(digest::<Sha256>);
+    let mut sha1 = Sink::spawn(digest::<Sha1>);
+    let mut inspection = Sink::spawn(move |bits| inspect::inspect(bits, &resources_known));
+    let mut blob = ctx.blobs.create(&droplet_key(droplet.guid)).await?;
+    // Recorded with the claim, so that if this process dies, whichever replica finds the claim
+    // lapsed discards the write (dropping the writer does so while this process lives).
+    if !ctx.store.record_pending_blob(droplet.guid, claim.id(), &blob.pending()).await? {
+        return Err(only_once());
+    }
+    while let Some(chunk) = bits.next_chunk(reader).await? {
+        sha256.send(chunk.clone()).await;
+        sha1.send(chunk.clone()).await;
+        inspection.send(chunk.clone()).await;
+        blob.write(chunk).await?;
+    }
+    let late_resources = reader.read_after_bits(bits, early_resources.is_some()).await?;
+    Ok(job::ReceivedBits { sha256, sha1, inspection, blob, late_resources })
+}
+
+/// Digests everything sent to the sink; returns the lowercase hex digest and the byte count.
+fn digest<D: Digest>(mut bits: sink::ChunkReader) -> (String, u64) {
+    let mut hasher = D::new();
+    let mut size = 0u64;
+    while let Some(chunk) = bits.next_chunk() {
+        size += chunk.len() as u64;
+        hasher.update(&chunk);
+    }
+    (hex::encode(hasher.finalize()), size)
+}
+
+fn only_once() -> CfError {
+    CfError::unprocessable(ONLY_ONCE)
+}

@@ -1,0 +1,107 @@
+//! The metadata store: droplets, jobs and upload claims in SQLite (embedded default) or
+//! PostgreSQL, through one query layer (`sqlx::Any`, `$N` placeholders, portable SQL). State
+//! changes that must not race are single conditional statements, so that concurrent requests, and
+//! replicas sharing one database, agree on who won.
+//!
+//! One file per resource or mechanism: `droplets` (rows and their labels), `upload_claims` (the
+//! hold an upload in progress has on its droplet), `jobs` (job rows and their leases),
+//! `list_filter` (the list query and its SQL), `migrations` (the schema), `records` (the rows as
+//! the rest of the server sees them). The store calls nothing else of the server; its errors are
+//! [`StoreError`]s, which become CF errors in `crate::errors`.
+
+pub mod droplets;
+mod jobs;
+pub mod list_filter;
+mod migrations;
+pub mod records;
+pub mod upload_claims;
+
+use std::time::Duration;
+
+use slog::Logger;
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use uuid::Uuid;
+
+use crate::time::now_ms;
+
+/// A metadata database failure.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct StoreError(#[from] sqlx::Error);
+
+impl StoreError {
+    /// The database could not be reached (as opposed to refusing a statement).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self.0, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed)
+    }
+}
+
+/// A handle on the metadata database (cheap to clone: the pool is shared).
+#[derive(Clone)]
+pub struct MetadataStore {
+    pool: AnyPool,
+    /// This server process, as recorded in `jobs.owner` of the jobs it runs.
+    instance: Uuid,
+    /// How long a hold on an upload or a job lasts without renewal.
+    lease: Duration,
+    /// SQLite: the database file belongs to one server process at a time, so a job owned by any
+    /// other instance belongs to a process that is gone. PostgreSQL is shared by replicas.
+    single_process: bool,
+}
+
+impl MetadataStore {
+    /// Connects and brings the schema up to date. `lease` is how long this process's hold on an
+    /// upload or a job lasts without renewal.
+    pub async fn connect(url: &str, lease: Duration, log: &Logger) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let is_sqlite = url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            .max_connections(if is_sqlite { 4 } else { 16 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if is_sqlite {
+                        // WAL lets readers proceed during writes; busy_timeout makes writers
+                        // queue instead of failing; FULL keeps every commit durable.
+                        for pragma in [
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA synchronous = FULL",
+                            "PRAGMA busy_timeout = 10000",
+                        ] {
+                            sqlx::query(pragma).execute(&mut *conn).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await
+            .map_err(|e| anyhow::anyhow!("connecting to the metadata database: {e}"))?;
+        let instance = Uuid::new_v4();
+        let store = MetadataStore { pool, instance, lease, single_process: is_sqlite };
+        store.migrate().await.map_err(|e| anyhow::anyhow!("migrating the schema: {e}"))?;
+        slog::info!(log, "metadata database ready"; "instance" => %instance);
+        Ok(store)
+    }
+
+    /// A trivial query, for `GET /healthz`: the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// How long a hold on an upload or a job lasts without renewal.
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
+
+    /// True on SQLite, whose database file one server process uses at a time.
+    pub fn single_process(&self) -> bool {
+        self.single_process
+    }
+
+    /// When a hold taken or renewed now runs out, in Unix milliseconds.
+    fn lease_expiry(&self) -> i64 {
+        now_ms() + self.lease.as_millis() as i64
+    }
+}
