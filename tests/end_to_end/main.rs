@@ -3,7 +3,6 @@
 
 mod common;
 mod fake_uaa;
-mod s3_server;
 
 mod big;
 mod cli;
@@ -21,6 +20,7 @@ mod operations;
 mod postgres;
 mod race;
 mod recovery;
+mod redaction;
 mod redirect;
 mod replicas;
 mod resources;

@@ -45,6 +45,8 @@ on_postgres! {
         filters_combine,
         label_selectors,
         bad_parameters_are_400_naming_them,
+    }
+    redaction {
         secrets_are_redacted_in_lists_and_for_readers,
     }
     metadata {

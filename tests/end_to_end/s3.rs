@@ -9,7 +9,7 @@ use droplet_client::types;
 use serde_json::Value;
 
 use crate::common::*;
-use crate::s3_server::{BUCKET, S3Server};
+use droplet_test_s3_server::{BUCKET, S3Server};
 
 /// A droplet server whose blobstore is a bucket on its own S3 server.
 struct OnS3 {

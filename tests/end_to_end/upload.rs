@@ -92,10 +92,6 @@ pub async fn upload_a_multipart_body_made_like_curl() {
 /// The real `curl -F bits=@droplet.tgz`; 2 MiB, so that curl also sends `Expect: 100-continue`.
 #[tokio::test]
 async fn upload_with_real_curl() {
-    if std::process::Command::new("curl").arg("--version").output().is_err() {
-        eprintln!("curl is not installed; skipping");
-        return;
-    }
     let server = TestServer::start();
     let guid = server.create_droplet().await;
     let bits = tarball(&[("./app/blob.bin", &random_bytes(2 * 1024 * 1024))]);
@@ -111,7 +107,7 @@ async fn upload_with_real_curl() {
         .arg(server.url(&format!("/v3/droplets/{guid}/upload")))
         .output()
         .await
-        .unwrap();
+        .expect(CURL_NEEDED);
     assert!(output.status.success(), "{output:?}");
     let body = std::fs::read_to_string(dir.join("body")).unwrap();
     assert_eq!(String::from_utf8_lossy(&output.stdout), "202", "{body}");

@@ -1,9 +1,11 @@
 //! A real S3-protocol server for the S3 blobstore: `s3s-fs` (objects as files under a directory)
 //! behind `s3s`, which checks SigV4 signatures, presigned URLs included, against one access key.
-//! It runs on a thread and runtime of its own, like the fake UAA, and can be stopped mid-test to
-//! play a store that went away: its port then refuses connections.
+//! It runs on a thread and runtime of its own, like the end-to-end tests' fake UAA, and can be
+//! stopped mid-test to play a store that went away: its port then refuses connections.
 //!
-//! Also compiled into `xtask` (`cargo xtask bench`), so it uses nothing of the test harness.
+//! A crate of its own because two users share it: the end-to-end tests (`tests/end_to_end`) and
+//! `cargo xtask bench`, which runs it inside the xtask process as the S3 store of a
+//! droplet-server. So it uses nothing of the test harness.
 
 use std::path::{Path, PathBuf};
 
@@ -14,10 +16,10 @@ use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 
-pub const ACCESS_KEY: &str = "droplet-test-access-key";
-pub const SECRET_KEY: &str = "droplet-test-secret-key-5f1d2c9a";
+const ACCESS_KEY: &str = "droplet-test-access-key";
+const SECRET_KEY: &str = "droplet-test-secret-key-5f1d2c9a";
 pub const BUCKET: &str = "droplets";
-pub const REGION: &str = "us-east-1";
+const REGION: &str = "us-east-1";
 
 pub struct S3Server {
     /// `http://ADDR`, the endpoint to configure.

@@ -1,0 +1,19 @@
+//! The harness, one file per concern: the server under test as a child process (`server`), on
+//! PostgreSQL and as replicas (`postgres`), tokens for it (`tokens`), talking to it (`http`),
+//! droplets and tarballs (`droplets`), its blobstore as files (`blobs`), and assertions on what it
+//! answers (`assertions`).
+
+mod assertions;
+mod blobs;
+mod droplets;
+mod http;
+mod postgres;
+mod server;
+mod tokens;
+
+pub use assertions::*;
+pub use droplets::*;
+pub use http::*;
+pub use postgres::on_postgres;
+pub use server::TestServer;
+pub use tokens::*;
