@@ -3,8 +3,10 @@
 //! `ResponseValue` and `Error` types), so that `cargo xtask check` covers them like the rest.
 //!
 //! Form fields map to Rust types by their schema: a binary string is a streamed file part
-//! (`crate::FilePart`), a string a text part, and a reference to a component schema (or an array
-//! of them) a JSON part, the OpenAPI default for structured multipart fields.
+//! (`crate::extras::FilePart`), a string a text part, and a reference to a component schema (or an
+//! array of them) a JSON part, the OpenAPI default for structured multipart fields. The generated
+//! code names each item by the module that defines it (`crate::generated`, `crate::extras`), not
+//! by the crate root's re-exports, so that it does not depend on the root that includes it.
 
 use anyhow::{Context, bail};
 use proc_macro2::TokenStream;
@@ -34,7 +36,7 @@ pub fn take_operations(document: &mut Value) -> anyhow::Result<TokenStream> {
         }
     }
     Ok(quote! {
-        use crate::{Client, types};
+        use crate::generated::{Client, types};
         #[allow(unused_imports)]
         use progenitor_client::{ClientInfo, Error, ResponseValue, encode_path};
         #(#methods)*
@@ -120,7 +122,7 @@ fn method_tokens(
         let docs = doc_lines(schema["description"].as_str().unwrap_or_default());
         let is_required = required.contains(&field.as_str());
         let (ty, to_part) = match field_kind(schema)? {
-            FieldKind::File => (quote! { crate::FilePart }, quote! { value.into_part() }),
+            FieldKind::File => (quote! { crate::extras::FilePart }, quote! { value.into_part() }),
             FieldKind::Text => {
                 (quote! { ::std::string::String }, quote! { reqwest::multipart::Part::text(value) })
             }

@@ -7,7 +7,7 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::{ByteStream, Client, Error, ResponseValue, types};
+use crate::generated::{ByteStream, Client, Error, ResponseValue, types};
 
 /// What a verified download wrote.
 #[derive(Debug, Clone, serde::Serialize)]

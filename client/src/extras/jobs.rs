@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::{Client, Error, ResponseValue, types};
+use crate::generated::{Client, Error, ResponseValue, types};
 
 /// Delay between two looks at a job.
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
