@@ -1,11 +1,13 @@
 //! Repository tasks. `cargo xtask regen` writes the generated files (the HTML documentation
 //! included); `cargo xtask check` writes nothing and fails, with a diff, when a committed one is
-//! stale; `cargo xtask docs` renders only the documentation; `cargo xtask bench` measures the
+//! stale, or when the source layout has a file over 400 lines or an import cycle (`layout`);
+//! `cargo xtask docs` renders only the documentation; `cargo xtask bench` measures the
 //! server against nginx on this machine; `cargo xtask test` runs every test.
 
 mod bench;
 mod docs;
 mod generate;
+mod layout;
 mod multipart;
 mod test;
 
@@ -26,7 +28,7 @@ enum Task {
     /// Write openapi.json, the generated client and openapi.html.
     Regen,
     /// Fail if openapi.json, the generated client or openapi.html differs from what regen would
-    /// write.
+    /// write, or if a source file is over 400 lines or in an import cycle.
     Check,
     /// Render openapi.json into openapi.html, one self-contained page (needs node and npm).
     Docs,
@@ -105,12 +107,19 @@ fn check(root: &Path) -> anyhow::Result<ExitCode> {
         stale += 1;
         eprintln!("{} differs from openapi.json rendered by `cargo xtask docs`", docs::HTML_PATH);
     }
+    let layout = layout::problems(root)?;
+    for problem in &layout {
+        eprintln!("layout: {problem}");
+    }
     if stale > 0 {
         eprintln!(
             "{stale} generated file(s) are stale: run `cargo xtask regen` and commit the result"
         );
+    }
+    if stale > 0 || !layout.is_empty() {
         return Ok(ExitCode::FAILURE);
     }
     println!("openapi.json, the generated client and openapi.html are up to date");
+    println!("no source file over 400 lines, no import cycle between files");
     Ok(ExitCode::SUCCESS)
 }
