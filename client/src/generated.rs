@@ -125,7 +125,7 @@ pub mod types {
         ///Being copied from another droplet.
         #[serde(rename = "COPYING")]
         Copying,
-        ///The bits were removed by retention.
+        ///The reference's state for a droplet whose bits its retention removed; this server removes no droplet's bits by itself, so it never reports it.
         #[serde(rename = "EXPIRED")]
         Expired,
     }

@@ -22,7 +22,8 @@ pub enum DropletState {
     Failed,
     /// Being copied from another droplet.
     Copying,
-    /// The bits were removed by retention.
+    /// The reference's state for a droplet whose bits its retention removed; this server
+    /// removes no droplet's bits by itself, so it never reports it.
     Expired,
 }
 
