@@ -144,26 +144,37 @@ impl MetadataStore {
         if !self.settle_job(&mut tx, job, JobState::Complete, &[], now).await? {
             return Ok(CopyRecorded::JobLost);
         }
-        let copied = sqlx::query(
-            "UPDATE droplets SET state = $1, checksum_sha256 = $2, checksum_sha1 = $3,
-                blob_size = $4, error = NULL, updated_at = $5
-             WHERE guid = $6 AND state = 'COPYING'",
-        )
-        .bind(state.as_str())
-        .bind(bits.sha256.clone())
-        .bind(bits.sha1.clone())
-        .bind(bits.size as i64)
-        .bind(now)
-        .bind(droplet.to_string())
-        .execute(&mut *tx)
-        .await?;
+        let copied = record_bits(&mut tx, droplet, DropletState::Copying, state, bits, now).await?;
         tx.commit().await?;
-        Ok(if copied.rows_affected() == 1 {
-            CopyRecorded::Copied
-        } else {
-            CopyRecorded::DropletGone
-        })
+        Ok(if copied { CopyRecorded::Copied } else { CopyRecorded::DropletGone })
     }
+}
+
+/// Gives a droplet that is still `from` its stored bits and the state `to`, in `tx`. False if
+/// the droplet is gone (deleted meanwhile) or no longer `from`.
+pub(super) async fn record_bits(
+    tx: &mut Transaction<'_>,
+    droplet: Uuid,
+    from: DropletState,
+    to: DropletState,
+    bits: &StoredBits,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query(
+        "UPDATE droplets SET state = $1, checksum_sha256 = $2, checksum_sha1 = $3,
+            blob_size = $4, error = NULL, updated_at = $5, pending_blob = NULL
+         WHERE guid = $6 AND state = $7",
+    )
+    .bind(to.as_str())
+    .bind(bits.sha256.clone())
+    .bind(bits.sha1.clone())
+    .bind(bits.size as i64)
+    .bind(now)
+    .bind(droplet.to_string())
+    .bind(from.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(updated.rows_affected() == 1)
 }
 
 async fn insert_droplet_row(

@@ -4,9 +4,11 @@
 //! server died does not block its droplet forever, and whichever replica finds the claim lapsed
 //! can discard what the write left.
 
+use droplet_api::{DropletState, JobState};
 use sqlx::Row;
 use uuid::Uuid;
 
+use super::droplets::record_bits;
 use super::jobs::insert_job;
 use super::records::{JobRecord, StoredBits, uuid_column};
 use super::{MetadataStore, StoreError};
@@ -179,25 +181,14 @@ impl MetadataStore {
         now: i64,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let complete = droplet_api::JobState::Complete;
-        if !self.settle_job(&mut tx, job, complete, &[], now).await? {
+        if !self.settle_job(&mut tx, job, JobState::Complete, &[], now).await? {
             // Another replica took the job over (this one looked dead): it fails the droplet and
             // removes the blob; removing it here too is harmless.
             return Ok(false);
         }
-        let staged = sqlx::query(
-            "UPDATE droplets SET state = 'STAGED', checksum_sha256 = $1, checksum_sha1 = $2,
-                blob_size = $3, error = NULL, updated_at = $4, pending_blob = NULL
-             WHERE guid = $5 AND state = 'PROCESSING_UPLOAD'",
-        )
-        .bind(bits.sha256.clone())
-        .bind(bits.sha1.clone())
-        .bind(bits.size as i64)
-        .bind(now)
-        .bind(droplet.to_string())
-        .execute(&mut *tx)
-        .await?;
+        let (from, to) = (DropletState::ProcessingUpload, DropletState::Staged);
+        let staged = record_bits(&mut tx, droplet, from, to, bits, now).await?;
         tx.commit().await?;
-        Ok(staged.rows_affected() == 1)
+        Ok(staged)
     }
 }
