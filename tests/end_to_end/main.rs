@@ -17,6 +17,7 @@ mod limits;
 mod listing;
 mod metadata;
 mod operations;
+mod patch_races;
 mod postgres;
 mod race;
 mod recovery;

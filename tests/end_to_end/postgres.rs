@@ -49,6 +49,10 @@ on_postgres! {
     redaction {
         secrets_are_redacted_in_lists_and_for_readers,
     }
+    patch_races {
+        concurrent_patches_of_distinct_keys_all_survive,
+        a_patch_racing_a_delete_is_404_or_kept_and_never_brings_it_back,
+    }
     metadata {
         patch_adds_changes_and_deletes_keys,
         rule_violations_are_422_and_change_nothing,

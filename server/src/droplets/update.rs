@@ -21,10 +21,12 @@ pub async fn update(
     caller.require(Access::Write)?;
     let metadata = body.metadata.unwrap_or_default();
     labels::check(labels::metadata_errors(&metadata))?;
-    let new_labels = labels::apply(&droplet.labels, metadata.labels.as_ref());
-    let annotations = labels::apply(&droplet.annotations, metadata.annotations.as_ref());
+    let change = |stored_labels: &_, stored_annotations: &_| {
+        let labels = labels::apply(stored_labels, metadata.labels.as_ref());
+        (labels, labels::apply(stored_annotations, metadata.annotations.as_ref()))
+    };
     ctx.store
-        .update_metadata(droplet.guid, &new_labels, &annotations, now_secs())
+        .update_metadata(droplet.guid, change, now_secs())
         .await?
         .ok_or_else(|| CfError::not_found("Droplet"))
 }

@@ -13,6 +13,7 @@ use super::records::{
 use super::{MetadataStore, StoreError};
 
 type Transaction<'c> = sqlx::Transaction<'c, sqlx::Any>;
+type StringMap = BTreeMap<String, String>;
 
 /// What became of a finished copy.
 pub enum CopyRecorded {
@@ -43,30 +44,48 @@ impl MetadataStore {
         Ok(row.map(|row| droplet_from_row(&row)).transpose()?)
     }
 
-    /// Replaces a droplet's labels and annotations; None if there is no such droplet.
+    /// Changes a droplet's labels and annotations by `change`, applied to the stored ones, as
+    /// one atomic step: the write is conditional on the stored values being those `change` saw,
+    /// and a change made meanwhile by another request makes it read and apply again, so that
+    /// concurrent changes of distinct keys all survive. None if there is no such droplet (or it
+    /// was deleted meanwhile).
     pub async fn update_metadata(
         &self,
         guid: Uuid,
-        labels: &BTreeMap<String, String>,
-        annotations: &BTreeMap<String, String>,
+        change: impl Fn(&StringMap, &StringMap) -> (StringMap, StringMap),
         now: i64,
     ) -> Result<Option<DropletRecord>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query(
-            "UPDATE droplets SET labels = $1, annotations = $2, updated_at = $3 WHERE guid = $4",
-        )
-        .bind(to_json(labels))
-        .bind(to_json(annotations))
-        .bind(now)
-        .bind(guid.to_string())
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() != 1 {
-            return Ok(None);
+        // Ends: a write that finds the values changed means another one succeeded (or the
+        // droplet went), so every round makes progress.
+        loop {
+            let row = sqlx::query("SELECT * FROM droplets WHERE guid = $1")
+                .bind(guid.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+            let Some(row) = row else { return Ok(None) };
+            let current = droplet_from_row(&row)?;
+            let (seen_labels, seen_annotations): (String, String) =
+                (row.try_get("labels")?, row.try_get("annotations")?);
+            let (labels, annotations) = change(&current.labels, &current.annotations);
+            let mut tx = self.pool.begin().await?;
+            let updated = sqlx::query(
+                "UPDATE droplets SET labels = $1, annotations = $2, updated_at = $3
+                 WHERE guid = $4 AND labels = $5 AND annotations = $6",
+            )
+            .bind(to_json(&labels))
+            .bind(to_json(&annotations))
+            .bind(now)
+            .bind(guid.to_string())
+            .bind(seen_labels)
+            .bind(seen_annotations)
+            .execute(&mut *tx)
+            .await?;
+            if updated.rows_affected() == 1 {
+                sync_labels(&mut tx, guid, &labels).await?;
+                tx.commit().await?;
+                return self.droplet(guid).await;
+            }
         }
-        sync_labels(&mut tx, guid, labels).await?;
-        tx.commit().await?;
-        self.droplet(guid).await
     }
 
     /// Deletes the droplet and records the `droplet.delete` job that removes its blob, in one
