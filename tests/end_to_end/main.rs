@@ -28,6 +28,7 @@ mod resources;
 mod s3;
 mod shutdown;
 mod spec;
+mod stalls;
 mod tokens;
 mod uaa;
 mod upload;

@@ -49,6 +49,10 @@ on_postgres! {
     redaction {
         secrets_are_redacted_in_lists_and_for_readers,
     }
+    stalls {
+        a_stalled_upload_is_cut_and_frees_its_droplet,
+        a_second_upload_while_one_streams_is_told_it_is_in_progress,
+    }
     patch_races {
         concurrent_patches_of_distinct_keys_all_survive,
         a_patch_racing_a_delete_is_404_or_kept_and_never_brings_it_back,

@@ -80,7 +80,9 @@ pub async fn concurrent_uploads_to_one_droplet_have_exactly_one_winner() {
     };
     let (_, _, loser_body) = &answers[1 - winner];
     let loser: serde_json::Value = serde_json::from_str(loser_body).unwrap();
-    assert_eq!(loser["errors"][0]["detail"], ONLY_ONCE, "{loser_body}");
+    // Turned away while the winner streamed, or once it was done.
+    let detail = &loser["errors"][0]["detail"];
+    assert!(detail == IN_PROGRESS || detail == ONLY_ONCE, "{loser_body}");
 
     let location = answers[winner].1.as_deref().expect("the winner's Location");
     let job = server.wait_for_job(location).await;

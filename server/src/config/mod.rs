@@ -22,6 +22,9 @@ pub struct Config {
     pub external_url: Option<String>,
     /// Largest upload request body accepted, in bytes; larger ones get 413.
     pub max_upload_bytes: u64,
+    /// How long, in seconds, an upload's body may make no progress before it is cut like a
+    /// client that went away (nginx's `client_body_timeout`).
+    pub upload_idle_timeout_secs: u64,
     /// Metadata database URL; defaults to `sqlite://<data_dir>/droplets.db`.
     pub database_url: Option<String>,
     /// How long, in seconds, a server's hold on an upload in progress or a running job lasts
@@ -139,6 +142,7 @@ impl Default for Config {
             data_dir: PathBuf::from("droplet-data"),
             external_url: None,
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
+            upload_idle_timeout_secs: 60,
             database_url: None,
             lease_secs: 30,
             blobstore: BlobstoreConfig::default(),
@@ -185,6 +189,9 @@ impl Config {
     pub fn validate(&self) -> anyhow::Result<()> {
         if self.max_upload_bytes == 0 {
             bail!("max_upload_bytes must be greater than 0");
+        }
+        if self.upload_idle_timeout_secs == 0 {
+            bail!("upload_idle_timeout_secs must be greater than 0");
         }
         if !(1..=3600).contains(&self.lease_secs) {
             bail!("lease_secs must be between 1 and 3600");

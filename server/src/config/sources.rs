@@ -135,6 +135,7 @@ mod tests {
             "DROPLET_DATA_DIR",
             "DROPLET_EXTERNAL_URL",
             "DROPLET_MAX_UPLOAD_BYTES",
+            "DROPLET_UPLOAD_IDLE_TIMEOUT_SECS",
             "DROPLET_DATABASE_URL",
             "DROPLET_LOG_LEVEL",
             "DROPLET_LOG_FORMAT",

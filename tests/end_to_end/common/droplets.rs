@@ -15,6 +15,9 @@ use super::server::TestServer;
 /// The 422 of a droplet that cannot take bits (again).
 pub const ONLY_ONCE: &str =
     "Droplet may be uploaded only once. Create a new droplet to upload bits.";
+/// The 422 of a droplet whose bits another upload is streaming in.
+pub const IN_PROGRESS: &str =
+    "An upload of this droplet is in progress. Wait for its job, or create a new droplet.";
 
 impl TestServer {
     /// Creates a droplet for a new app; returns its guid.

@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use droplet_api::{CfError, MAX_RESOURCES_FIELD_BYTES, UploadForm, UploadResource};
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use http_body_util::BodyExt;
 
 const NO_BITS: &str = "A droplet tgz file must be uploaded as 'bits'";
@@ -25,10 +26,12 @@ pub struct BitsField {
 }
 
 impl UploadFormReader {
-    /// `deadline` ends the body as if the client had gone away (a shutdown's grace period).
+    /// `deadline` ends the body as if the client had gone away (a shutdown's grace period), and
+    /// so does a body that sends nothing for `idle_timeout`.
     pub fn open(
         form: UploadForm,
         max_bytes: u64,
+        idle_timeout: Duration,
         deadline: impl Future<Output = ()> + Send + 'static,
     ) -> Result<Self, CfError> {
         if form.content_length.is_some_and(|length| length > max_bytes) {
@@ -42,8 +45,9 @@ impl UploadFormReader {
         let too_large = Arc::new(AtomicBool::new(false));
         let flag = too_large.clone();
         let mut received = 0u64;
-        let body = form.body.into_data_stream().take_until(deadline).map(move |chunk| {
-            let chunk = chunk.map_err(std::io::Error::other)?;
+        let body = cut_when_idle(form.body.into_data_stream(), idle_timeout);
+        let body = body.take_until(deadline).map(move |chunk| {
+            let chunk = chunk?;
             received += chunk.len() as u64;
             if received > max_bytes {
                 flag.store(true, Ordering::Relaxed);
@@ -165,6 +169,25 @@ impl BitsField {
         }
         self.field.chunk().await.map_err(|e| reader.failed(e))
     }
+}
+
+/// The body's chunks, ending with an error once no chunk came for `idle_timeout`: a client that
+/// stalls holds its droplet no longer than one that went away.
+fn cut_when_idle(
+    chunks: http_body_util::BodyDataStream<dropshot::Body>,
+    idle_timeout: Duration,
+) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+    futures::stream::unfold(Some(chunks), move |chunks| async move {
+        let mut chunks = chunks?;
+        match tokio::time::timeout(idle_timeout, chunks.next()).await {
+            Ok(Some(chunk)) => Some((chunk.map_err(std::io::Error::other), Some(chunks))),
+            Ok(None) => None,
+            Err(_) => {
+                let stalled = format!("no data for {} s", idle_timeout.as_secs());
+                Some((Err(std::io::Error::new(std::io::ErrorKind::TimedOut, stalled)), None))
+            }
+        }
+    })
 }
 
 async fn first_chunk(field: &mut multer::Field<'static>) -> Result<Option<Bytes>, multer::Error> {

@@ -14,8 +14,9 @@ mod job;
 mod sink;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use droplet_api::{CfError, UploadForm, UploadResource};
+use droplet_api::{CfError, DropletState, UploadForm, UploadResource};
 use dropshot::ErrorStatusCode;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
@@ -30,6 +31,8 @@ use form::UploadFormReader;
 use sink::Sink;
 
 const ONLY_ONCE: &str = "Droplet may be uploaded only once. Create a new droplet to upload bits.";
+const IN_PROGRESS: &str =
+    "An upload of this droplet is in progress. Wait for its job, or create a new droplet.";
 
 /// Receives an upload and starts its job; returns the droplet (now `PROCESSING_UPLOAD`) and job.
 pub async fn receive(
@@ -38,7 +41,9 @@ pub async fn receive(
     caller: &Caller,
     form: UploadForm,
 ) -> Result<(DropletRecord, JobRecord), CfError> {
-    let mut reader = UploadFormReader::open(form, ctx.config.max_upload_bytes, ctx.grace.over())?;
+    let idle_timeout = Duration::from_secs(ctx.config.upload_idle_timeout_secs);
+    let max_bytes = ctx.config.max_upload_bytes;
+    let mut reader = UploadFormReader::open(form, max_bytes, idle_timeout, ctx.grace.over())?;
     let result = receive_form(ctx, guid, caller, &mut reader).await;
     if let Err(error) = &result
         && error.status() != ErrorStatusCode::PAYLOAD_TOO_LARGE
@@ -63,7 +68,9 @@ async fn receive_form(
     let target = async {
         let droplet = super::by_path(&ctx.store, guid).await?;
         caller.require(Access::Write)?;
-        let claim = UploadClaim::take(ctx, droplet.guid).await?.ok_or_else(only_once)?;
+        let Some(claim) = UploadClaim::take(ctx, droplet.guid).await? else {
+            return Err(refused(ctx, &droplet).await);
+        };
         Ok((droplet, claim))
     };
     let (droplet, claim) = match target.await {
@@ -139,4 +146,16 @@ fn digest<D: Digest>(mut bits: sink::ChunkReader) -> (String, u64) {
 
 fn only_once() -> CfError {
     CfError::unprocessable(ONLY_ONCE)
+}
+
+/// Why the droplet could not be claimed: another upload streams into it, or it is past taking
+/// bits.
+async fn refused(ctx: &ServerContext, droplet: &DropletRecord) -> CfError {
+    match ctx.store.droplet(droplet.guid).await {
+        Ok(Some(now)) if now.state == DropletState::AwaitingUpload => {
+            CfError::unprocessable(IN_PROGRESS)
+        }
+        Ok(_) => only_once(),
+        Err(error) => error.into(),
+    }
 }
