@@ -17,11 +17,13 @@ impl From<StoreError> for CfError {
     }
 }
 
+/// As the reference: a missing blob is `CF-BlobstoreUnavailable` (502), a store that fails, also
+/// after its retries, `CF-BlobstoreError` (500).
 impl From<BlobError> for CfError {
     fn from(error: BlobError) -> Self {
         let cf_error = match error {
-            BlobError::NotFound | BlobError::Unavailable(_) => CfError::blobstore_unavailable(),
-            BlobError::Failed(_) => CfError::blobstore_error(),
+            BlobError::NotFound => CfError::blobstore_unavailable(),
+            BlobError::Unavailable(_) | BlobError::Failed(_) => CfError::blobstore_error(),
         };
         cf_error.with_cause(error)
     }

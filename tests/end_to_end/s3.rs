@@ -1,7 +1,8 @@
 //! The S3 blobstore (`[blobstore] kind = "s3"`) against a real S3-protocol server (s3s-fs, with
 //! SigV4 checked): bits go in as multipart uploads that are visible only once complete and
 //! aborted when abandoned, downloads are 302s to presigned URLs, copies and deletes are done by
-//! the store, and a store that went away is a 502.
+//! the store, and a store that went away is a 500 `CF-BlobstoreError`, as the reference answers
+//! a store that fails after its retries.
 
 use std::path::PathBuf;
 
@@ -167,17 +168,17 @@ async fn copy_is_made_by_the_store() {
 }
 
 #[tokio::test]
-async fn unreachable_store_is_502() {
+async fn unreachable_store_is_500_blobstore_error() {
     let mut env = OnS3::start();
     let (staged, _) = env.staged().await;
     let empty = env.server.create_droplet().await;
     env.s3.stop();
 
     let response = env.server.get(&format!("/v3/droplets/{staged}/download")).send().await;
-    assert_cf_error(response.unwrap(), 502, 150006, "CF-BlobstoreUnavailable").await;
+    assert_cf_error(response.unwrap(), 500, 150007, "CF-BlobstoreError").await;
     let form = Multipart::new().file("bits", "droplet.tgz", &small_droplet());
     let response = env.server.post_form(&empty, form).await;
-    assert_cf_error(response, 502, 150006, "CF-BlobstoreUnavailable").await;
+    assert_cf_error(response, 500, 150007, "CF-BlobstoreError").await;
     assert_eq!(env.server.droplet_json(&empty).await["state"], "AWAITING_UPLOAD");
 }
 

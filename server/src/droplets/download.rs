@@ -10,7 +10,7 @@ use hyper::body::Frame;
 
 use crate::auth::signed_urls::SignatureError;
 use crate::auth::{Access, Caller};
-use crate::blobstore::droplet_key;
+use crate::blobstore::{BlobError, droplet_key};
 use crate::context::ServerContext;
 use crate::store::records::DropletRecord;
 use crate::time::now_secs;
@@ -29,7 +29,8 @@ pub async fn download(
     }
     // A store that hands out URLs (S3) serves the bits itself, also to clients without a token.
     let ttl = std::time::Duration::from_secs(ctx.config.blobstore.presigned_url_ttl_secs);
-    if let Some(location) = ctx.blobs.presigned_get(&droplet_key(droplet.guid), ttl).await? {
+    let presigned = ctx.blobs.presigned_get(&droplet_key(droplet.guid), ttl).await;
+    if let Some(location) = presigned.map_err(|e| blob_failed(ctx, &droplet, e))? {
         return Ok(DropletBits::Redirect { location });
     }
     if ctx.config.blobstore.redirect_downloads {
@@ -70,7 +71,6 @@ async fn serve(
     droplet: &DropletRecord,
     range: Option<&str>,
 ) -> Result<DropletBits, CfError> {
-    let key = droplet_key(droplet.guid);
     // Every staged droplet records its size with its checksum.
     let size = droplet.blob_size.ok_or_else(|| {
         CfError::unknown().with_cause(format!("staged droplet {} has no size", droplet.guid))
@@ -78,28 +78,40 @@ async fn serve(
     let etag = format!("\"{}\"", droplet.checksum_sha256.as_deref().unwrap_or_default());
     let (first, last) = match range.map(|header| parse_range(header, size)) {
         None | Some(RangeRequest::Ignored) => {
-            let body = body(ctx, &key, 0, size).await?;
+            let body = body(ctx, droplet, 0, size).await?;
             return Ok(DropletBits::Whole { body, size, etag });
         }
         Some(RangeRequest::Unsatisfiable) => return Err(CfError::range_not_satisfiable(size)),
         Some(RangeRequest::Bytes { first, last }) => (first, last),
     };
-    let body = body(ctx, &key, first, last + 1).await?;
+    let body = body(ctx, droplet, first, last + 1).await?;
     Ok(DropletBits::Partial { body, first, last, size, etag })
 }
 
 /// The blob's bytes `start..end` as a response body.
 async fn body(
     ctx: &ServerContext,
-    key: &str,
+    droplet: &DropletRecord,
     start: u64,
     end: u64,
 ) -> Result<dropshot::Body, CfError> {
     if start == end {
         return Ok(dropshot::Body::empty());
     }
-    let stream = ctx.blobs.read(key, start, end - 1).await?;
+    let key = droplet_key(droplet.guid);
+    let stream = ctx.blobs.read(&key, start, end - 1).await;
+    let stream = stream.map_err(|e| blob_failed(ctx, droplet, e))?;
     Ok(dropshot::Body::wrap(StreamBody::new(stream.map_ok(Frame::data))))
+}
+
+/// The CF error of a blobstore that failed a staged droplet's download. A missing blob means its
+/// bits are lost, which the operator must hear of.
+fn blob_failed(ctx: &ServerContext, droplet: &DropletRecord, error: BlobError) -> CfError {
+    if let BlobError::NotFound = error {
+        slog::error!(ctx.log, "a staged droplet's bits are missing from the blobstore";
+            "droplet" => %droplet.guid);
+    }
+    error.into()
 }
 
 #[derive(Debug, PartialEq, Eq)]
