@@ -205,3 +205,48 @@ async fn healthz_probes_the_bucket() {
     let response = env.server.raw().get(env.server.url("/healthz")).send().await.unwrap();
     assert_eq!(response.status(), 503);
 }
+
+/// SIGTERM treats every kind of job alike: a copy and a delete started just before it finish
+/// before the process exits (checked in the database the server leaves behind, on PostgreSQL).
+#[test]
+fn a_copy_and_a_delete_started_before_sigterm_finish() {
+    on_postgres(|| {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let mut env = OnS3::start();
+            // Large enough that the store takes a while to copy it.
+            let source = env.server.create_droplet().await;
+            let bits = tarball(&[("./app/blob.bin", &random_bytes(64 * 1024 * 1024))]);
+            env.server.upload_and_wait(&source, &bits).await;
+            let (doomed, _) = env.staged().await;
+
+            let copy = env
+                .server
+                .request(reqwest::Method::POST, &format!("/v3/droplets?source_guid={source}"))
+                .json(&serde_json::json!({ "relationships": { "app": { "data": {
+                    "guid": uuid::Uuid::new_v4() } } } }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(copy.status(), 201);
+            let copy: Value = copy.json().await.unwrap();
+            let copy = copy["guid"].as_str().unwrap().to_owned();
+            let delete =
+                env.server.request(reqwest::Method::DELETE, &format!("/v3/droplets/{doomed}"));
+            let delete = delete.send().await.unwrap();
+            assert_eq!(delete.status(), 202);
+            let delete_job = job_guid(delete.headers()["location"].to_str().unwrap()).to_owned();
+            env.server.sigterm();
+            assert!(env.server.wait_for_exit(std::time::Duration::from_secs(60)), "no exit");
+
+            let state =
+                env.server.query(&format!("SELECT state FROM droplets WHERE guid = '{copy}'"));
+            assert_eq!(state, "STAGED");
+            let job =
+                env.server.query(&format!("SELECT state FROM jobs WHERE guid = '{delete_job}'"));
+            assert_eq!(job, "COMPLETE");
+            assert_eq!(std::fs::read(env.object(&copy)).unwrap(), bits);
+            assert!(!env.object(&doomed).exists(), "the deleted droplet's object is still there");
+        });
+    });
+}
