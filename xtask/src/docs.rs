@@ -11,11 +11,14 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
+use crate::prerequisites;
+
 pub const HTML_PATH: &str = "openapi.html";
 const TITLE: &str = "Droplet bits API";
 
 /// Renders `openapi` (the document's text) into HTML.
 pub fn render(root: &Path, openapi: &str) -> anyhow::Result<String> {
+    prerequisites::for_docs();
     let tools = root.join("xtask/docs");
     install(&tools)?;
     let scratch = tempfile::tempdir()?;

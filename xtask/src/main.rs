@@ -9,6 +9,7 @@ mod docs;
 mod generate;
 mod layout;
 mod multipart;
+mod prerequisites;
 mod test;
 
 use std::path::{Path, PathBuf};

@@ -1,18 +1,23 @@
 //! `cargo xtask test`: everything the README promises is tested, in one command that works on a
-//! fresh machine. It installs the Python tools the tests use from PyPI into a virtualenv under
-//! target/ (openapi-spec-validator; cloudfoundry-client, the CF client the compatibility test
-//! drives the server with), checks the OpenAPI document against the OpenAPI 3.0 schema, then runs
-//! the workspace's tests with `DROPLET_TEST_PYTHON` naming that virtualenv's Python.
+//! fresh machine. It first makes sure of the system tools and PostgreSQL (`prerequisites`: as
+//! root it installs and starts what is missing, otherwise it says in one line what to run), then
+//! installs the Python tools the tests use from PyPI into a virtualenv under target/
+//! (openapi-spec-validator; cloudfoundry-client, the CF client the compatibility test drives the
+//! server with), checks the OpenAPI document against the OpenAPI 3.0 schema, then runs the
+//! workspace's tests with `DROPLET_TEST_PYTHON` naming that virtualenv's Python.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, bail};
 
+use crate::prerequisites;
+
 /// Pinned Python packages: the spec validator and the third-party CF client.
 const PYTHON_PACKAGES: &[&str] = &["openapi-spec-validator==0.9.0", "cloudfoundry-client==1.40.4"];
 
 pub fn run(root: &Path, cargo_test_args: &[String]) -> anyhow::Result<()> {
+    prerequisites::for_tests();
     let venv = python_tools(root)?;
     run_checked(
         Command::new(venv.join("bin/openapi-spec-validator")).arg(root.join("openapi.json")),
