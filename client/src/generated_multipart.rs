@@ -17,7 +17,7 @@ impl Client {
     ///
     ///Answers 202 with the droplet, now `PROCESSING_UPLOAD`, and a `Location` header naming the `droplet.upload` job, which ends `COMPLETE` with the droplet `STAGED` and its SHA-256 checksum set, or `FAILED` with the droplet `FAILED` and an error saying why (not a gzip tarball, or a listed resource missing or different).
     ///
-    ///A droplet takes bits once: a second upload, or the loser of two concurrent ones, gets 422. An upload over the server's maximum size gets 413 and stores nothing. An upload that never completes leaves the droplet `AWAITING_UPLOAD`.
+    ///A droplet takes bits once: a second upload, or the loser of two concurrent ones, gets 422. An upload over the server's maximum size gets 413 and stores nothing. An upload that never completes, or whose body stalls, leaves the droplet `AWAITING_UPLOAD`. When the server is already receiving as many uploads as it takes at once, it answers 503 with `Retry-After` before reading the body, and stores nothing.
     ///
     ///Sends a `POST` request to `/v3/droplets/{guid}/upload` as `multipart/form-data`.
     pub async fn droplet_upload<'a>(

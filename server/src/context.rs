@@ -22,6 +22,8 @@ pub struct ServerContext {
     pub tokens: TokenVerifier,
     pub url_signer: UrlSigner,
     pub jobs: JobRunner,
+    /// One permit per upload whose body may stream at once (`max_concurrent_uploads`).
+    pub upload_slots: tokio::sync::Semaphore,
     pub grace: GracePeriod,
     pub log: Logger,
 }

@@ -112,6 +112,7 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
         tokens,
         url_signer,
         jobs,
+        upload_slots: tokio::sync::Semaphore::new(config.max_concurrent_uploads),
         grace: Default::default(),
         log: log.clone(),
     });

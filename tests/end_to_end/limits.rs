@@ -89,3 +89,32 @@ async fn curl_gets_the_413() {
     assert_eq!(body["errors"][0]["title"], "CF-UploadTooLarge");
     server.wait_for_empty_blobstore().await;
 }
+
+/// Past `max_concurrent_uploads` streaming at once, an upload is turned away before its body is
+/// read: 503 with `Retry-After`, and nothing stored.
+#[tokio::test]
+pub async fn uploads_past_the_concurrency_limit_are_503_with_retry_after() {
+    let server = TestServer::start_with_config("max_concurrent_uploads = 1\n");
+    let streaming = server.create_droplet().await;
+    let bits = tarball(&[("./app/blob.bin", &random_bytes(1024 * 1024))]);
+    let form = Multipart::new().file("bits", "droplet.tgz", &bits);
+    let connection = server.start_partial_upload(&streaming, form, 300 * 1024).await;
+
+    let refused = server.create_droplet().await;
+    let form = Multipart::new().file("bits", "droplet.tgz", &small_droplet());
+    let response = server.post_form(&refused, form).await;
+    let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+    let detail = assert_cf_error(response, 503, 10015, "CF-ServiceUnavailable").await;
+    assert!(detail.contains("max_concurrent_uploads"), "{detail}");
+    let retry_after: u64 = retry_after.expect("a Retry-After header").parse().unwrap();
+    assert!(retry_after >= 1, "{retry_after}");
+    assert_eq!(server.partial_blobs().len(), 1, "only the streaming upload writes");
+
+    // Once the slot is free, the refused droplet takes its upload.
+    drop(connection);
+    eventually("the dropped upload to free its slot", || async {
+        server.partial_blobs().is_empty()
+    })
+    .await;
+    server.assert_untouched(&refused).await;
+}

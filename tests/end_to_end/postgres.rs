@@ -49,6 +49,9 @@ on_postgres! {
     redaction {
         secrets_are_redacted_in_lists_and_for_readers,
     }
+    limits {
+        uploads_past_the_concurrency_limit_are_503_with_retry_after,
+    }
     stalls {
         a_stalled_upload_is_cut_and_frees_its_droplet,
         a_second_upload_while_one_streams_is_told_it_is_in_progress,

@@ -18,6 +18,7 @@ mod list_query;
 pub mod spec;
 mod types;
 mod upload_form;
+mod upload_response;
 
 pub use accepted::HttpResponseAcceptedEmpty;
 pub use bits_response::DropletBits;
@@ -27,10 +28,10 @@ pub use json_body::{CfJson, MAX_JSON_BODY_BYTES};
 pub use list_query::{ListQuery, parse_query_string};
 pub use types::*;
 pub use upload_form::{MAX_RESOURCES_FIELD_BYTES, UploadForm};
+pub use upload_response::UploadResponse;
 
 use dropshot::{
-    Header, HttpResponseAccepted, HttpResponseCreated, HttpResponseHeaders, HttpResponseOk, Path,
-    Query, RequestContext,
+    Header, HttpResponseCreated, HttpResponseHeaders, HttpResponseOk, Path, Query, RequestContext,
 };
 
 #[dropshot::api_description]
@@ -134,7 +135,9 @@ pub trait DropletApi {
     ///
     /// A droplet takes bits once: a second upload, or the loser of two concurrent ones, gets 422.
     /// An upload over the server's maximum size gets 413 and stores nothing. An upload that never
-    /// completes leaves the droplet `AWAITING_UPLOAD`.
+    /// completes, or whose body stalls, leaves the droplet `AWAITING_UPLOAD`. When the server is
+    /// already receiving as many uploads as it takes at once, it answers 503 with `Retry-After`
+    /// before reading the body, and stores nothing.
     #[endpoint {
         method = POST,
         path = "/v3/droplets/{guid}/upload",
@@ -144,7 +147,7 @@ pub trait DropletApi {
         rqctx: RequestContext<Self::Context>,
         path: Path<DropletPath>,
         form: UploadForm,
-    ) -> Result<HttpResponseHeaders<HttpResponseAccepted<Droplet>, LocationHeader>, CfError>;
+    ) -> Result<UploadResponse, CfError>;
 
     /// Download droplet bits
     ///

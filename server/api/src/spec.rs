@@ -28,6 +28,7 @@ pub fn openapi_document() -> Value {
     for operation in BITS_OPERATIONS {
         describe_bits_responses(operation_mut(&mut document, operation));
     }
+    describe_upload_responses(operation_mut(&mut document, "droplet_upload"));
     document
 }
 
@@ -75,6 +76,31 @@ fn describe_bits_responses(operation: &mut Value) {
         "description": "The bits are at `Location`, a short-lived presigned or signed URL. \
             Follow it without the `Authorization` header.",
         "headers": { "Location": { "description": "Where to fetch the bits.", "required": true, "schema": { "type": "string" } } },
+    });
+}
+
+fn describe_upload_responses(operation: &mut Value) {
+    let json_of = |schema: &str| json!({ "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } });
+    let responses = &mut operation["responses"];
+    responses["202"] = json!({
+        "description": "successfully enqueued operation",
+        "headers": { "location": {
+            "description": "Absolute URL of the job.",
+            "required": true,
+            "schema": { "type": "string" },
+            "style": "simple",
+        } },
+        "content": json_of("Droplet"),
+    });
+    responses["503"] = json!({
+        "description": "The server is receiving as many uploads as it takes at once \
+            (`max_concurrent_uploads`); nothing was read or stored. Try again after `Retry-After`.",
+        "headers": { "Retry-After": {
+            "description": "Seconds to wait before trying again.",
+            "required": true,
+            "schema": { "type": "integer", "format": "uint64" },
+        } },
+        "content": json_of("Error"),
     });
 }
 

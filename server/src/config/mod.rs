@@ -22,6 +22,9 @@ pub struct Config {
     pub external_url: Option<String>,
     /// Largest upload request body accepted, in bytes; larger ones get 413.
     pub max_upload_bytes: u64,
+    /// Uploads whose bodies may stream at once; past it an upload gets 503 with `Retry-After`
+    /// before its body is read.
+    pub max_concurrent_uploads: usize,
     /// How long, in seconds, an upload's body may make no progress before it is cut like a
     /// client that went away (nginx's `client_body_timeout`).
     pub upload_idle_timeout_secs: u64,
@@ -142,6 +145,7 @@ impl Default for Config {
             data_dir: PathBuf::from("droplet-data"),
             external_url: None,
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
+            max_concurrent_uploads: 32,
             upload_idle_timeout_secs: 60,
             database_url: None,
             lease_secs: 30,
@@ -189,6 +193,9 @@ impl Config {
     pub fn validate(&self) -> anyhow::Result<()> {
         if self.max_upload_bytes == 0 {
             bail!("max_upload_bytes must be greater than 0");
+        }
+        if self.max_concurrent_uploads == 0 {
+            bail!("max_concurrent_uploads must be greater than 0");
         }
         if self.upload_idle_timeout_secs == 0 {
             bail!("upload_idle_timeout_secs must be greater than 0");

@@ -136,6 +136,7 @@ mod tests {
             "DROPLET_EXTERNAL_URL",
             "DROPLET_MAX_UPLOAD_BYTES",
             "DROPLET_UPLOAD_IDLE_TIMEOUT_SECS",
+            "DROPLET_MAX_CONCURRENT_UPLOADS",
             "DROPLET_DATABASE_URL",
             "DROPLET_LOG_LEVEL",
             "DROPLET_LOG_FORMAT",

@@ -7,11 +7,10 @@ use droplet_api::{
     CfError, CfJson, DownloadHeaders, Droplet, DropletApi, DropletBits, DropletCreate,
     DropletCreateQuery, DropletList, DropletListParams, DropletPath, DropletUpdate, Health,
     HttpResponseAcceptedEmpty, Job, JobPath, ListQuery, LocationHeader, RootDocument,
-    SignedUrlQuery, UploadForm, V3RootDocument,
+    SignedUrlQuery, UploadForm, UploadResponse, V3RootDocument,
 };
 use dropshot::{
-    Header, HttpResponseAccepted, HttpResponseCreated, HttpResponseHeaders, HttpResponseOk, Path,
-    Query, RequestContext,
+    Header, HttpResponseCreated, HttpResponseHeaders, HttpResponseOk, Path, Query, RequestContext,
 };
 use uuid::Uuid;
 
@@ -106,15 +105,18 @@ impl DropletApi for DropletApiImpl {
         rqctx: Ctx,
         path: Path<DropletPath>,
         form: UploadForm,
-    ) -> Result<HttpResponseHeaders<HttpResponseAccepted<Droplet>, LocationHeader>, CfError> {
+    ) -> Result<UploadResponse, CfError> {
         let ctx = rqctx.context();
         let caller = caller(&rqctx).await?;
-        let (droplet, job) = upload::receive(ctx, &path.into_inner().guid, &caller, form).await?;
-        let location = ctx.url(&format!("/v3/jobs/{}", job.guid));
-        Ok(HttpResponseHeaders::new(
-            HttpResponseAccepted(present::droplet(ctx, &droplet)),
-            LocationHeader { location },
-        ))
+        Ok(match upload::receive(ctx, &path.into_inner().guid, &caller, form).await? {
+            upload::Received::Started { droplet, job } => UploadResponse::Accepted {
+                droplet: Box::new(present::droplet(ctx, &droplet)),
+                location: ctx.url(&format!("/v3/jobs/{}", job.guid)),
+            },
+            upload::Received::Busy { error, retry_after_secs } => {
+                UploadResponse::Busy { error, retry_after_secs }
+            }
+        })
     }
 
     async fn droplet_download(

@@ -34,13 +34,35 @@ const ONLY_ONCE: &str = "Droplet may be uploaded only once. Create a new droplet
 const IN_PROGRESS: &str =
     "An upload of this droplet is in progress. Wait for its job, or create a new droplet.";
 
-/// Receives an upload and starts its job; returns the droplet (now `PROCESSING_UPLOAD`) and job.
+/// Seconds a client turned away for want of an upload slot is told to wait.
+const RETRY_AFTER_SECS: u64 = 5;
+
+/// What became of an upload request.
+pub enum Received {
+    /// The bits arrived and their job started; the droplet is `PROCESSING_UPLOAD`.
+    Started { droplet: Box<DropletRecord>, job: Box<JobRecord> },
+    /// As many uploads as the server takes at once (`max_concurrent_uploads`) are streaming:
+    /// the body was not read.
+    Busy { error: CfError, retry_after_secs: u64 },
+}
+
+/// Receives an upload and starts its job, if an upload slot is free.
 pub async fn receive(
     ctx: &Arc<ServerContext>,
     guid: &str,
     caller: &Caller,
     form: UploadForm,
-) -> Result<(DropletRecord, JobRecord), CfError> {
+) -> Result<Received, CfError> {
+    // Held while the body streams in; the job that follows holds no slot.
+    let Ok(_slot) = ctx.upload_slots.try_acquire() else {
+        let detail = format!(
+            "The server is receiving {} uploads at once, its limit (max_concurrent_uploads); \
+             try again in a moment.",
+            ctx.config.max_concurrent_uploads
+        );
+        let error = CfError::service_unavailable(detail);
+        return Ok(Received::Busy { error, retry_after_secs: RETRY_AFTER_SECS });
+    };
     let idle_timeout = Duration::from_secs(ctx.config.upload_idle_timeout_secs);
     let max_bytes = ctx.config.max_upload_bytes;
     let mut reader = UploadFormReader::open(form, max_bytes, idle_timeout, ctx.grace.over())?;
@@ -53,7 +75,7 @@ pub async fn receive(
         // limit the stream ends by itself.
         reader.discard_rest().await;
     }
-    result
+    result.map(|(droplet, job)| Received::Started { droplet: droplet.into(), job: job.into() })
 }
 
 async fn receive_form(
