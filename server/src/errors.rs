@@ -9,9 +9,15 @@ use crate::store::StoreError;
 
 impl From<StoreError> for CfError {
     fn from(error: StoreError) -> Self {
-        let cf_error = match error.is_unavailable() {
-            true => CfError::service_unavailable("The metadata database is unavailable."),
-            false => CfError::unknown(),
+        let cf_error = if error.is_unavailable() {
+            CfError::service_unavailable("The metadata database is unavailable.")
+        } else if error.is_out_of_space() {
+            CfError::service_unavailable(
+                "The metadata database is out of space; nothing was changed. Try again once an \
+                 operator has freed some.",
+            )
+        } else {
+            CfError::unknown()
         };
         cf_error.with_cause(error)
     }
@@ -23,6 +29,7 @@ impl From<BlobError> for CfError {
     fn from(error: BlobError) -> Self {
         let cf_error = match error {
             BlobError::NotFound => CfError::blobstore_unavailable(),
+            BlobError::OutOfSpace(_) => CfError::blobstore_out_of_space(),
             BlobError::Unavailable(_) | BlobError::Failed(_) => CfError::blobstore_error(),
         };
         cf_error.with_cause(error)

@@ -119,12 +119,14 @@ async fn download_of_a_droplet_whose_blob_is_gone_is_502_and_logged() {
     let response = server.get(&format!("/v3/droplets/{guid}/download")).send().await.unwrap();
     let detail = assert_cf_error(response, 502, 150006, "CF-BlobstoreUnavailable").await;
     assert_eq!(detail, "Failed to perform operation due to blobstore unavailability.");
-    // Lost data: an error line naming the droplet, for the operator.
-    let log = server.log();
-    let logged = log.lines().any(|line| {
-        line.contains("ERRO") && line.contains("bits are missing") && line.contains(&guid)
-    });
-    assert!(logged, "no error line names the droplet:\n{log}");
+    // Lost data: an error line naming the droplet, for the operator (the log is written
+    // asynchronously).
+    eventually("an error line naming the droplet", || async {
+        server.log().lines().any(|line| {
+            line.contains("ERRO") && line.contains("bits are missing") && line.contains(&guid)
+        })
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ mod cli;
 mod compat;
 mod copy;
 mod delete;
+mod disk_full;
 mod docs;
 mod download;
 mod droplets;

@@ -145,6 +145,17 @@ impl CfError {
         )
     }
 
+    /// `CF-BlobstoreError` for a store with no room left (a full disk).
+    pub fn blobstore_out_of_space() -> Self {
+        Self::new(
+            ErrorStatusCode::INTERNAL_SERVER_ERROR,
+            150007,
+            "CF-BlobstoreError",
+            "The blobstore is out of space; nothing was stored. Try again once an operator has \
+             freed some.",
+        )
+    }
+
     pub fn service_unavailable(detail: impl Into<String>) -> Self {
         Self::new(ErrorStatusCode::SERVICE_UNAVAILABLE, 10015, "CF-ServiceUnavailable", detail)
     }

@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use bytes::{Bytes, BytesMut};
@@ -66,10 +67,13 @@ async fn remove_if_present(path: &Path) -> Result<(), BlobError> {
 }
 
 fn failed(error: std::io::Error) -> BlobError {
-    if error.kind() == std::io::ErrorKind::NotFound {
-        BlobError::NotFound
-    } else {
-        BlobError::Failed(error.to_string())
+    use std::io::ErrorKind;
+    match error.kind() {
+        ErrorKind::NotFound => BlobError::NotFound,
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => {
+            BlobError::OutOfSpace(error.to_string())
+        }
+        _ => BlobError::Failed(error.to_string()),
     }
 }
 
@@ -81,11 +85,13 @@ impl Blobstore for LocalBlobstore {
         let temp_path = self.temp_path(&name);
         let file = File::create_new(&temp_path).map_err(failed)?;
         let (chunks, receiver) = mpsc::channel(WRITE_QUEUE_CHUNKS);
+        let failure = Arc::new(Mutex::new(None));
+        let worker_failure = failure.clone();
         let worker = std::thread::Builder::new()
             .name("blob-writer".to_owned())
-            .spawn(move || write_blob(file, temp_path, final_path, receiver))
+            .spawn(move || write_blob(file, temp_path, final_path, receiver, worker_failure))
             .map_err(failed)?;
-        Ok(Box::new(LocalBlobWriter { name, chunks, worker: Some(worker) }))
+        Ok(Box::new(LocalBlobWriter { name, chunks, worker: Some(worker), failure }))
     }
 
     async fn read(&self, key: &str, first: u64, last: u64) -> Result<BlobStream, BlobError> {
@@ -199,6 +205,18 @@ struct LocalBlobWriter {
     name: String,
     chunks: mpsc::Sender<WriteCommand>,
     worker: Option<JoinHandle<()>>,
+    /// Why the writer thread stopped early, once it did.
+    failure: Arc<Mutex<Option<std::io::Error>>>,
+}
+
+impl LocalBlobWriter {
+    /// Why the writer thread is gone.
+    fn stopped(&self) -> BlobError {
+        match self.failure.lock().expect("not poisoned").take() {
+            Some(error) => failed(error),
+            None => BlobError::Failed("the blob writer stopped".to_owned()),
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -208,18 +226,14 @@ impl BlobWriter for LocalBlobWriter {
     }
 
     async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError> {
-        self.chunks
-            .send(WriteCommand::Chunk(chunk))
-            .await
-            .map_err(|_| BlobError::Failed("the blob writer stopped".to_owned()))
+        let sent = self.chunks.send(WriteCommand::Chunk(chunk)).await;
+        sent.map_err(|_| self.stopped())
     }
 
     async fn commit(mut self: Box<Self>) -> Result<(), BlobError> {
         let (done, result) = oneshot::channel();
-        self.chunks
-            .send(WriteCommand::Commit(done))
-            .await
-            .map_err(|_| BlobError::Failed("the blob writer stopped".to_owned()))?;
+        let sent = self.chunks.send(WriteCommand::Commit(done)).await;
+        sent.map_err(|_| self.stopped())?;
         let result =
             result.await.unwrap_or_else(|_| Err(BlobError::Failed("the blob writer died".into())));
         if let Some(worker) = self.worker.take() {
@@ -231,12 +245,15 @@ impl BlobWriter for LocalBlobWriter {
 
 /// The writer thread: appends chunks, flushes in the background as it goes, and on commit makes
 /// the blob durable and renames it into place. If the channel closes without a commit (the upload
-/// was abandoned), or anything fails, the partial file is removed.
+/// was abandoned), or anything fails, the partial file is removed. A write that fails (a full
+/// disk) stops the thread at once, the file removed and the error left in `failure`, so that the
+/// upload stops too instead of streaming the rest of its body into nothing.
 fn write_blob(
     mut file: File,
     temp_path: PathBuf,
     final_path: PathBuf,
     mut commands: mpsc::Receiver<WriteCommand>,
+    failure: Arc<Mutex<Option<std::io::Error>>>,
 ) {
     let mut unflushed: u64 = 0;
     let mut flusher: Option<JoinHandle<std::io::Result<()>>> = None;
@@ -244,9 +261,6 @@ fn write_blob(
     while let Some(command) = commands.blocking_recv() {
         match command {
             WriteCommand::Chunk(chunk) => {
-                if result.is_err() {
-                    continue;
-                }
                 result = file.write_all(&chunk);
                 unflushed += chunk.len() as u64;
                 if unflushed >= FLUSH_EVERY_BYTES
@@ -258,6 +272,17 @@ fn write_blob(
                     }
                     flusher =
                         file.try_clone().ok().map(|f| std::thread::spawn(move || f.sync_data()));
+                }
+                if let Err(error) = std::mem::replace(&mut result, Ok(())) {
+                    if let Some(previous) = flusher.take() {
+                        let _ = join_flush(previous);
+                    }
+                    // Closed and removed before the failure is told: the space is free again by
+                    // the time the upload answers.
+                    drop(file);
+                    let _ = std::fs::remove_file(&temp_path);
+                    *failure.lock().expect("not poisoned") = Some(error);
+                    return;
                 }
             }
             WriteCommand::Commit(done) => {

@@ -27,6 +27,9 @@ pub enum BlobError {
     /// The store could not be reached.
     #[error("blobstore unavailable: {0}")]
     Unavailable(String),
+    /// The store has no room for what is written (a full disk or quota).
+    #[error("blobstore out of space: {0}")]
+    OutOfSpace(String),
     /// The store was reached but the operation failed.
     #[error("blobstore operation failed: {0}")]
     Failed(String),
@@ -80,7 +83,8 @@ pub trait BlobWriter: Send {
     /// this one die before the writer commits or is dropped.
     fn pending(&self) -> String;
 
-    /// Appends `chunk`. Waits when the backend is behind, so memory stays bounded.
+    /// Appends `chunk`. Waits when the backend is behind, so memory stays bounded. Fails as soon
+    /// as the backend failed to store what came before (a full disk stops the upload at once).
     async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError>;
 
     /// Makes the blob durable and visible under its key.

@@ -1,4 +1,4 @@
-//! `GET /healthz`: the metadata database answers a trivial query and the blobstore takes a write.
+//! `GET /healthz`: the metadata database and the blobstore each answer and take a write.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

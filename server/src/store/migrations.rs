@@ -54,6 +54,10 @@ const MIGRATIONS: &[&str] = &[
     // 5: the droplet a copy job copies from, so that a replica can finish a copy whose process
     // died.
     "ALTER TABLE jobs ADD COLUMN source_guid TEXT",
+    // 6: one row that `GET /healthz` writes, so that a database that cannot take writes (a full
+    // disk) is reported, not only one that does not answer.
+    "CREATE TABLE health_probe (id BIGINT PRIMARY KEY, checked_at BIGINT NOT NULL);
+    INSERT INTO health_probe (id, checked_at) VALUES (1, 0)",
 ];
 
 impl MetadataStore {

@@ -35,6 +35,17 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         matches!(self.0, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed)
     }
+
+    /// The database has no room to write (SQLite's `SQLITE_FULL`, PostgreSQL's `disk_full`).
+    pub fn is_out_of_space(&self) -> bool {
+        let sqlx::Error::Database(error) = &self.0 else { return false };
+        let code = error.code();
+        // SQLite reports its result code (13, SQLITE_FULL; extended codes keep it in the low
+        // byte), PostgreSQL its SQLSTATE.
+        let sqlite_full =
+            code.as_deref().and_then(|c| c.parse::<u32>().ok()).is_some_and(|c| c & 0xff == 13);
+        sqlite_full || code.as_deref() == Some("53100")
+    }
 }
 
 /// A handle on the metadata database (cheap to clone: the pool is shared).
@@ -84,9 +95,12 @@ impl MetadataStore {
         Ok(store)
     }
 
-    /// A trivial query, for `GET /healthz`: the database answers.
+    /// For `GET /healthz`: the database answers and takes a write.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("UPDATE health_probe SET checked_at = $1 WHERE id = 1")
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

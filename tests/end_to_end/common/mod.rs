@@ -9,6 +9,7 @@ mod droplets;
 mod http;
 mod postgres;
 mod server;
+mod small_fs;
 mod tokens;
 
 pub use assertions::*;
@@ -16,4 +17,5 @@ pub use droplets::*;
 pub use http::*;
 pub use postgres::on_postgres;
 pub use server::TestServer;
+pub use small_fs::SmallFilesystem;
 pub use tokens::*;

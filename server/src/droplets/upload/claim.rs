@@ -43,10 +43,14 @@ impl UploadClaim {
         self.released = true;
     }
 
-    /// Gives the droplet back to whoever uploads next.
+    /// Gives the droplet back to whoever uploads next. If the database cannot take the write,
+    /// the claim lapses after the lease instead.
     pub async fn release(mut self) {
         self.released = true;
-        let _ = self.ctx.store.release_upload_claim(self.droplet, self.id).await;
+        if let Err(error) = self.ctx.store.release_upload_claim(self.droplet, self.id).await {
+            slog::warn!(self.ctx.log, "releasing an upload claim failed; it lapses instead";
+                "droplet" => %self.droplet, "error" => %error);
+        }
     }
 }
 
