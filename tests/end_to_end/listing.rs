@@ -98,16 +98,7 @@ pub async fn pages_carry_exact_totals_and_links() {
     let mut href = Some(first.pagination.first.href.clone());
     let mut pages = 0;
     while let Some(url) = href {
-        let page: Value = server
-            .raw()
-            .get(&url)
-            .header("authorization", format!("bearer {}", server.token(&[READ])))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = server.json_as(&[READ], &url).await;
         pages += 1;
         assert_eq!(page["pagination"]["total_results"], 7);
         if pages > 1 {

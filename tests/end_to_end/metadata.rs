@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-async fn patch(server: &TestServer, guid: &str, body: Value) -> reqwest::Response {
+pub async fn patch(server: &TestServer, guid: &str, body: Value) -> reqwest::Response {
     server
         .request(reqwest::Method::PATCH, &format!("/v3/droplets/{guid}"))
         .json(&body)

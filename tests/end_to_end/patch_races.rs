@@ -4,20 +4,12 @@
 use serde_json::{Value, json};
 
 use crate::common::*;
+use crate::metadata::patch;
 
 /// Clients changing one droplet at once, each its own key.
 const CLIENTS: usize = 8;
 /// Rounds of each race, so that an interleaving that loses a change has its chances.
 const ROUNDS: usize = 4;
-
-async fn patch(server: &TestServer, guid: &str, body: Value) -> reqwest::Response {
-    server
-        .request(reqwest::Method::PATCH, &format!("/v3/droplets/{guid}"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
 
 #[tokio::test]
 pub async fn concurrent_patches_of_distinct_keys_all_survive() {

@@ -1,7 +1,7 @@
 //! Who may list droplets, and who sees their secrets (`process_types`, `execution_metadata`): in
 //! lists nobody, in a single read writers and admins.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::common::*;
 use crate::listing::{create, list, uuid};
@@ -68,16 +68,7 @@ pub async fn secrets_are_redacted_in_lists_and_for_readers() {
         (&[READ], false),
         (&[GLOBAL_AUDITOR], false),
     ] {
-        let read: Value = server
-            .raw()
-            .get(server.url(&format!("/v3/droplets/{guid}")))
-            .header("authorization", format!("bearer {}", server.token(scopes)))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let read = server.json_as(scopes, &server.url(&format!("/v3/droplets/{guid}"))).await;
         if shown {
             assert_eq!(read["process_types"], json!({ "web": "rackup" }), "{scopes:?}");
             assert_eq!(read["execution_metadata"], "", "{scopes:?}");

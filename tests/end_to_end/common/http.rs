@@ -40,6 +40,13 @@ impl TestServer {
             .header("authorization", format!("bearer {}", self.token(&[READ, WRITE])))
     }
 
+    /// The JSON at an absolute `url`, read with a development token of these scopes.
+    pub async fn json_as(&self, scopes: &[&str], url: &str) -> serde_json::Value {
+        let request = self.raw().get(url);
+        let request = request.header("authorization", format!("bearer {}", self.token(scopes)));
+        request.send().await.expect("GET").json().await.expect("a JSON body")
+    }
+
     pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
         self.request(reqwest::Method::GET, path)
     }
