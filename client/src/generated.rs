@@ -733,6 +733,85 @@ Sends a `GET` request to `/v3`
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
+    /**List an app's droplets
+
+The droplets of the app in the path, filtered, ordered and paged as by `GET /v3/droplets` (without `app_guids`), as the reference's `GET /v3/apps/{guid}/droplets`. The app is an opaque reference here: an app no droplet names has an empty list, not a 404. `current=true` asks for the app's current droplet, which this service does not track: the list is then empty. Pagination links point at this path.
+
+Sends a `GET` request to `/v3/apps/{guid}/droplets`
+
+Arguments:
+- `guid`
+- `created_ats`: Creation times, as for `GET /v3/droplets`: a list, or `created_ats[lt|lte|gt|gte]`.
+- `current`: `true`: only the app's current droplet. This service keeps no apps, so no droplet is an app's current one and the list is empty; `false` (the default) lists them all.
+- `guids`: Droplet guids to include.
+- `label_selector`: Label requirements, as for `GET /v3/droplets`.
+- `order_by`: `created_at` (the default), `updated_at`, or either with `-` for descending order.
+- `page`: Page to show, from 1 (the default).
+- `per_page`: Droplets per page, 1 to 5000; 50 by default.
+- `states`: Droplet states to include, e.g. `STAGED,FAILED`.
+- `updated_ats`: Update times, as for `GET /v3/droplets`: a list, or `updated_ats[lt|lte|gt|gte]`.
+*/
+    pub async fn app_droplet_list<'a>(
+        &'a self,
+        guid: &'a str,
+        created_ats: Option<&'a str>,
+        current: Option<bool>,
+        guids: Option<&'a str>,
+        label_selector: Option<&'a str>,
+        order_by: Option<&'a str>,
+        page: Option<u32>,
+        per_page: Option<u32>,
+        states: Option<&'a str>,
+        updated_ats: Option<&'a str>,
+    ) -> Result<ResponseValue<types::DropletList>, Error<types::Error>> {
+        let url = format!(
+            "{}/v3/apps/{}/droplets", self.baseurl, encode_path(& guid.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("created_ats", &created_ats))
+            .query(&progenitor_client::QueryParam::new("current", &current))
+            .query(&progenitor_client::QueryParam::new("guids", &guids))
+            .query(
+                &progenitor_client::QueryParam::new("label_selector", &label_selector),
+            )
+            .query(&progenitor_client::QueryParam::new("order_by", &order_by))
+            .query(&progenitor_client::QueryParam::new("page", &page))
+            .query(&progenitor_client::QueryParam::new("per_page", &per_page))
+            .query(&progenitor_client::QueryParam::new("states", &states))
+            .query(&progenitor_client::QueryParam::new("updated_ats", &updated_ats))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "app_droplet_list",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
     /**List droplets
 
 Pages through the droplets, filtered by `guids`, `states`, `app_guids`, `label_selector`, `created_ats` and `updated_ats`, ordered by `order_by`. Every requirement of a filter must hold. `total_results` counts all matching droplets; the `first`, `last`, `next` and `previous` links carry the same query.

@@ -4,6 +4,7 @@
 mod common;
 mod fake_uaa;
 
+mod app_droplets;
 mod big;
 mod cli;
 mod compat;

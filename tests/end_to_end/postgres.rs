@@ -46,6 +46,9 @@ on_postgres! {
         label_selectors,
         bad_parameters_are_400_naming_them,
     }
+    app_droplets {
+        an_apps_droplets_are_listed_filtered_and_paged,
+    }
     redaction {
         secrets_are_redacted_in_lists_and_for_readers,
     }

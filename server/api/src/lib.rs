@@ -91,6 +91,24 @@ pub trait DropletApi {
         query: ListQuery<DropletListParams>,
     ) -> Result<HttpResponseOk<DropletList>, CfError>;
 
+    /// List an app's droplets
+    ///
+    /// The droplets of the app in the path, filtered, ordered and paged as by `GET /v3/droplets`
+    /// (without `app_guids`), as the reference's `GET /v3/apps/{guid}/droplets`. The app is an
+    /// opaque reference here: an app no droplet names has an empty list, not a 404. `current=true`
+    /// asks for the app's current droplet, which this service does not track: the list is then
+    /// empty. Pagination links point at this path.
+    #[endpoint {
+        method = GET,
+        path = "/v3/apps/{guid}/droplets",
+        tags = ["droplets"],
+    }]
+    async fn app_droplet_list(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<AppPath>,
+        query: ListQuery<AppDropletListParams>,
+    ) -> Result<HttpResponseOk<DropletList>, CfError>;
+
     /// Update a droplet's metadata
     ///
     /// Sets the labels and annotations given in `metadata`; a null value deletes the key, and

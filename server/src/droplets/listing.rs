@@ -1,6 +1,7 @@
-//! `GET /v3/droplets`: the query parameters validated the way the reference's
-//! `DropletsListMessage` does (unknown or malformed ones are 400 `CF-BadQueryParameter`) and
-//! parsed into the store's list query, label selectors included; and the pagination links built.
+//! `GET /v3/droplets` and `GET /v3/apps/{guid}/droplets`: the query parameters validated the way
+//! the reference's `DropletsListMessage` and `AppsDropletsListMessage` do (unknown or malformed
+//! ones are 400 `CF-BadQueryParameter`) and parsed into the store's list query, label selectors
+//! included; and the pagination links built.
 
 use droplet_api::{CfError, DropletState, PageLink, Pagination};
 
@@ -18,6 +19,27 @@ const ALLOWED: &[&str] = &[
     "states",
     "label_selector",
 ];
+/// An app's droplets: the app is in the path, and `current` asks for its current droplet.
+const ALLOWED_FOR_APP: &[&str] = &[
+    "page",
+    "per_page",
+    "order_by",
+    "created_ats",
+    "updated_ats",
+    "guids",
+    "states",
+    "label_selector",
+    "current",
+];
+
+/// Which droplets a list is of.
+#[derive(Clone, Copy)]
+pub enum ListScope<'a> {
+    All,
+    /// One app's, by the guid in the path (an opaque reference: an app nothing refers to has no
+    /// droplets).
+    App(&'a str),
+}
 const MAX_REQUIREMENTS: usize = 50;
 const TIMESTAMP_FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";
 
@@ -25,7 +47,12 @@ const TIMESTAMP_FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";
 #[derive(Clone, Debug)]
 pub struct ListRequest {
     pub query: DropletListQuery,
-    /// The parameters that carry into pagination links (all but `page`).
+    /// `current=true` on an app's droplets: only its current droplet. This server keeps no apps,
+    /// so no droplet is any app's current one, and the list is empty.
+    pub current_only: bool,
+    /// The list's path, and the parameters that carry into its pagination links (all but
+    /// `page`).
+    path: String,
     link_params: Vec<(String, String)>,
 }
 
@@ -172,20 +199,25 @@ pub fn parse_label_selector(selector: &str) -> Result<Vec<LabelRequirement>, Str
 }
 
 /// Validates every query parameter; all problems are reported together in one 400.
-pub fn parse(pairs: &[(String, String)]) -> Result<ListRequest, CfError> {
+pub fn parse(pairs: &[(String, String)], scope: ListScope<'_>) -> Result<ListRequest, CfError> {
+    let (allowed, path) = match scope {
+        ListScope::All => (ALLOWED, "/v3/droplets".to_owned()),
+        ListScope::App(app) => (ALLOWED_FOR_APP, format!("/v3/apps/{}/droplets", encode(app))),
+    };
     let mut errors = Vec::new();
     let mut query = DropletListQuery::default();
+    let mut current_only = false;
     let mut link_params = Vec::new();
     let unknown: Vec<&str> = pairs
         .iter()
         .map(|(name, _)| name.split_once('[').map_or(name.as_str(), |(base, _)| base))
-        .filter(|name| !ALLOWED.contains(name))
+        .filter(|name| !allowed.contains(name))
         .collect();
     if !unknown.is_empty() {
         errors.push(format!(
             "Unknown query parameter(s): '{}'. Valid parameters are: '{}'",
             unknown.join("', '"),
-            ALLOWED.join("', '")
+            allowed.join("', '")
         ));
     }
     for (name, value) in pairs {
@@ -199,7 +231,7 @@ pub fn parse(pairs: &[(String, String)]) -> Result<ListRequest, CfError> {
             },
             None => (name.as_str(), None),
         };
-        if !ALLOWED.contains(&base) {
+        if !allowed.contains(&base) {
             continue;
         }
         if operator.is_some() && !matches!(base, "created_ats" | "updated_ats") {
@@ -239,6 +271,11 @@ pub fn parse(pairs: &[(String, String)]) -> Result<ListRequest, CfError> {
                 Ok(filter) => query.filter.updated_at.push(filter),
                 Err(error) => errors.push(error),
             },
+            "current" => match value.as_str() {
+                "true" => current_only = true,
+                "false" => current_only = false,
+                _ => errors.push("Current must be a boolean".into()),
+            },
             "guids" => query.filter.guids = Some(list(value)),
             "app_guids" => query.filter.app_guids = Some(list(value)),
             "states" => {
@@ -259,7 +296,10 @@ pub fn parse(pairs: &[(String, String)]) -> Result<ListRequest, CfError> {
         }
     }
     if errors.is_empty() {
-        Ok(ListRequest { query, link_params })
+        if let ListScope::App(app) = scope {
+            query.filter.app_guids = Some(vec![app.to_owned()]);
+        }
+        Ok(ListRequest { query, current_only, path, link_params })
     } else {
         Err(CfError::bad_query_parameter(errors.join(", ")))
     }
@@ -287,7 +327,7 @@ impl ListRequest {
         params.sort();
         let query: Vec<String> =
             params.iter().map(|(n, v)| format!("{}={}", encode(n), encode(v))).collect();
-        PageLink { href: url(&format!("/v3/droplets?{}", query.join("&"))) }
+        PageLink { href: url(&format!("{}?{}", self.path, query.join("&"))) }
     }
 
     /// The pagination block of a page of this list, given the total number of matches.

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use droplet_api::{
-    CfError, CfJson, DownloadHeaders, Droplet, DropletApi, DropletBits, DropletCreate,
-    DropletCreateQuery, DropletList, DropletListParams, DropletPath, DropletUpdate, Health,
-    HttpResponseAcceptedEmpty, Job, JobPath, ListQuery, LocationHeader, RootDocument,
-    SignedUrlQuery, UploadForm, UploadResponse, V3RootDocument,
+    AppDropletListParams, AppPath, CfError, CfJson, DownloadHeaders, Droplet, DropletApi,
+    DropletBits, DropletCreate, DropletCreateQuery, DropletList, DropletListParams, DropletPath,
+    DropletUpdate, Health, HttpResponseAcceptedEmpty, Job, JobPath, ListQuery, LocationHeader,
+    RootDocument, SignedUrlQuery, UploadForm, UploadResponse, V3RootDocument,
 };
 use dropshot::{
     Header, HttpResponseCreated, HttpResponseHeaders, HttpResponseOk, Path, Query, RequestContext,
@@ -17,7 +17,8 @@ use uuid::Uuid;
 use super::present::{self, PRIVATE_DATA_HIDDEN, PRIVATE_DATA_HIDDEN_LIST};
 use crate::auth::{Access, Caller};
 use crate::context::ServerContext;
-use crate::droplets::{copy, create, delete, download, listing, update, upload};
+use crate::droplets::listing::{self, ListScope};
+use crate::droplets::{copy, create, delete, download, update, upload};
 
 pub enum DropletApiImpl {}
 
@@ -28,6 +29,26 @@ async fn caller(rqctx: &Ctx) -> Result<Caller, CfError> {
     let header = rqctx.request.headers().get(http::header::AUTHORIZATION);
     let header = header.map(|value| value.to_str().map_err(|_| CfError::invalid_auth_token()));
     rqctx.context().tokens.authenticate(header.transpose()?).await
+}
+
+/// One page of a list of droplets, their secrets redacted as in every list.
+async fn list(
+    ctx: &ServerContext,
+    pairs: &[(String, String)],
+    scope: ListScope<'_>,
+) -> Result<DropletList, CfError> {
+    let request = listing::parse(pairs, scope)?;
+    let (total, records) = match request.current_only {
+        true => (0, vec![]),
+        false => ctx.store.list_droplets(&request.query).await?,
+    };
+    Ok(DropletList {
+        pagination: request.pagination(&|path: &str| ctx.url(path), total),
+        resources: records
+            .iter()
+            .map(|record| present::droplet_redacted(ctx, record, PRIVATE_DATA_HIDDEN_LIST))
+            .collect(),
+    })
 }
 
 impl DropletApi for DropletApiImpl {
@@ -76,17 +97,19 @@ impl DropletApi for DropletApiImpl {
         rqctx: Ctx,
         query: ListQuery<DropletListParams>,
     ) -> Result<HttpResponseOk<DropletList>, CfError> {
-        let ctx = rqctx.context();
         caller(&rqctx).await?.require(Access::Read)?;
-        let request = listing::parse(&query.into_pairs())?;
-        let (total, records) = ctx.store.list_droplets(&request.query).await?;
-        Ok(HttpResponseOk(DropletList {
-            pagination: request.pagination(&|path: &str| ctx.url(path), total),
-            resources: records
-                .iter()
-                .map(|record| present::droplet_redacted(ctx, record, PRIVATE_DATA_HIDDEN_LIST))
-                .collect(),
-        }))
+        list(rqctx.context(), &query.into_pairs(), ListScope::All).await.map(HttpResponseOk)
+    }
+
+    async fn app_droplet_list(
+        rqctx: Ctx,
+        path: Path<AppPath>,
+        query: ListQuery<AppDropletListParams>,
+    ) -> Result<HttpResponseOk<DropletList>, CfError> {
+        caller(&rqctx).await?.require(Access::Read)?;
+        let app = path.into_inner().guid;
+        let scope = ListScope::App(&app);
+        list(rqctx.context(), &query.into_pairs(), scope).await.map(HttpResponseOk)
     }
 
     async fn droplet_update(

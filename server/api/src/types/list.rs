@@ -30,6 +30,31 @@ pub struct DropletListParams {
     pub order_by: Option<String>,
 }
 
+/// Query of `GET /v3/apps/{guid}/droplets`: the filters of `GET /v3/droplets` but `app_guids`
+/// (the app is in the path), and `current`.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+pub struct AppDropletListParams {
+    /// Droplet guids to include.
+    pub guids: Option<String>,
+    /// Droplet states to include, e.g. `STAGED,FAILED`.
+    pub states: Option<String>,
+    /// `true`: only the app's current droplet. This service keeps no apps, so no droplet is an
+    /// app's current one and the list is empty; `false` (the default) lists them all.
+    pub current: Option<bool>,
+    /// Label requirements, as for `GET /v3/droplets`.
+    pub label_selector: Option<String>,
+    /// Creation times, as for `GET /v3/droplets`: a list, or `created_ats[lt|lte|gt|gte]`.
+    pub created_ats: Option<String>,
+    /// Update times, as for `GET /v3/droplets`: a list, or `updated_ats[lt|lte|gt|gte]`.
+    pub updated_ats: Option<String>,
+    /// Page to show, from 1 (the default).
+    pub page: Option<u32>,
+    /// Droplets per page, 1 to 5000; 50 by default.
+    pub per_page: Option<u32>,
+    /// `created_at` (the default), `updated_at`, or either with `-` for descending order.
+    pub order_by: Option<String>,
+}
+
 /// A page of droplets.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 pub struct DropletList {

@@ -9,6 +9,12 @@ pub struct DropletPath {
     pub guid: String,
 }
 
+/// Path of an app. The app is an opaque reference: an app that no droplet names has none.
+#[derive(Deserialize, JsonSchema)]
+pub struct AppPath {
+    pub guid: String,
+}
+
 /// Path of a job.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 pub struct JobPath {
