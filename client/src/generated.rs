@@ -545,7 +545,64 @@ Keys are an optional DNS-style prefix (at most 253 characters, not `cloudfoundry
 #[derive(Clone, Debug)]
 /**Client for Droplet bits API
 
-The Cloud Foundry Cloud Controller v3 droplet endpoints that move a droplet's bits: create a droplet, upload its gzip tarball, follow the upload job, download the bits.
+The Cloud Foundry Cloud Controller v3 droplet endpoints that move a droplet's bits: create a droplet, upload its gzip tarball, follow the upload job, download the bits. CF tooling talks to it as to a Cloud Controller; this page is the whole contract.
+
+## Getting a token
+
+Every `/v3` operation takes `Authorization: bearer <JWT>`; reads need `cloud_controller.read` (or `.admin`, `.admin_read_only`, `.global_auditor`), everything else `cloud_controller.write` (or `.admin`).
+
+- **Development key.** A server on its embedded default (no keys configured) trusts a key in its data directory: `TOKEN=$(droplet-server token --data-dir ./droplet-data)`.
+- **A real UAA.** With `auth.uaa_url` set, the server trusts the UAA's published keys. A person logged in with the cf CLI has a token already: `TOKEN=$(cf oauth-token | cut -d' ' -f2)`. `GET /` names the UAA as `links.login`.
+- **Pipelines: client credentials.** A UAA client with the `cloud_controller.write` authority gets a token without a person: `curl -s -u CLIENT:SECRET -d grant_type=client_credentials $UAA/oauth/token | jq -r .access_token`.
+
+## Create, upload, follow the job, download
+
+```sh
+API=http://127.0.0.1:8080
+# 1. Create a droplet for an app (an opaque guid): 201, AWAITING_UPLOAD.
+curl -s -X POST $API/v3/droplets \
+  -H "Authorization: bearer $TOKEN" -H 'Content-Type: application/json' \
+  -d '{"relationships":{"app":{"data":{"guid":"'$APP'"}}}}'
+# 2. Upload its gzip tarball as the form field `bits`:
+#    202, with the job's URL in `Location`.
+curl -si -X POST $API/v3/droplets/$GUID/upload \
+  -H "Authorization: bearer $TOKEN" -F bits=@droplet.tgz
+# 3. Follow the job: COMPLETE (the droplet is STAGED, with its SHA-256)
+#    or FAILED (its error says why).
+curl -s $API/v3/jobs/$JOB -H "Authorization: bearer $TOKEN"
+# 4. Download: 200, or 206 for a Range; the ETag is the quoted SHA-256.
+curl -s -o droplet.tgz $API/v3/droplets/$GUID/download \
+  -H "Authorization: bearer $TOKEN"
+```
+
+## Redirects: never send the token along
+
+A download may answer `302` to where the bits are: a presigned URL of the S3 bucket, or a signed URL of this server (`blobstore.redirect_downloads`). The URL carries its own short-lived signature. Follow it **without** the `Authorization` header: the bearer token must not reach a host that did not ask for it, and S3 refuses a request that carries both a signature and a token. reqwest and curl drop the header when the host changes; a client that follows redirects by hand must drop it itself.
+
+## Errors
+
+Every error is the Cloud Controller's envelope, `{"errors":[{"code":10010,"title":"CF-ResourceNotFound","detail":"Droplet not found"}]}`: branch on `title` (or `code`); `detail` is for people. The codes this server uses:
+
+| status | code | title | when |
+|---|---|---|---|
+| 400 | 1001 | CF-MessageParseError | a body that is not JSON |
+| 400 | 10005 | CF-BadQueryParameter | an unknown or malformed list parameter, named in `detail` |
+| 401 | 10002 | CF-NotAuthenticated | no token |
+| 401 | 1000 | CF-InvalidAuthToken | a token that fails any rule (signature, expiry, audience, issuer) |
+| 403 | 10003 | CF-NotAuthorized | the token's scopes do not allow the operation |
+| 404 | 10010 | CF-ResourceNotFound | no such droplet or job |
+| 413 | 10019 | CF-UploadTooLarge | an upload over the server's size limit |
+| 416 | 10020 | CF-RangeNotSatisfiable | a `Range` outside the droplet |
+| 422 | 10008 | CF-UnprocessableEntity | a body or form the rules refuse; a droplet that cannot take bits now |
+| 500 | 150007 | CF-BlobstoreError | the blobstore failed, also after its retries, or is out of space |
+| 500 | 10001 | UnknownError | anything else; the server's log has the cause under the response's `x-request-id` |
+| 502 | 150006 | CF-BlobstoreUnavailable | the droplet's bits are missing from the blobstore |
+| 503 | 10015 | CF-ServiceUnavailable | the metadata database cannot be reached or written, or too many uploads at once (with `Retry-After`) |
+
+## The size limit
+
+An upload's whole request body may be at most the server's `max_upload_bytes` (2 GiB by default). Past it the server answers `413 CF-UploadTooLarge` and stores nothing: at once when the request announces its length, otherwise as soon as the body passes the limit. The droplet stays `AWAITING_UPLOAD` and takes a smaller upload. A body that stops sending for `upload_idle_timeout_secs` is cut the same way.
+
 
 Version: 3.0.0*/
 pub struct Client {

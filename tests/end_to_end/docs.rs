@@ -43,6 +43,45 @@ async fn docs_page_documents_every_operation_served_and_needs_no_token() {
 #[tokio::test]
 async fn docs_page_renders_the_operations_in_a_browser() {
     let server = TestServer::start();
+    let args = ["--virtual-time-budget=10000", "--dump-dom"];
+    let output = chromium(&args, &server.url("/docs#/droplets/droplet_upload")).await;
+    let dom = String::from_utf8_lossy(&output);
+    let rendered = without_scripts(&dom);
+    for summary in ["Upload droplet bits", "Download droplet bits"] {
+        assert!(rendered.contains(summary), "{summary:?} is not in the rendered page");
+    }
+}
+
+/// The guide at the top of `/docs` is rendered, every section of it, and a screenshot of the
+/// top of the page is written for a person to look at (`target/docs-guide.png`).
+#[tokio::test]
+async fn docs_page_opens_on_the_guide() {
+    let server = TestServer::start();
+    let url = server.url("/docs");
+    let dom = chromium(&["--virtual-time-budget=10000", "--dump-dom"], &url).await;
+    let rendered = without_scripts(&String::from_utf8_lossy(&dom));
+    for section in [
+        "Getting a token",
+        "Create, upload, follow the job, download",
+        "Redirects: never send the token along",
+        "Errors",
+        "The size limit",
+        "CF-BlobstoreUnavailable",
+        "client_credentials",
+    ] {
+        assert!(rendered.contains(section), "{section:?} is not in the rendered guide");
+    }
+    let screenshot = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/docs-guide.png");
+    let _ = std::fs::remove_file(screenshot);
+    let window = "--window-size=1600,1400";
+    chromium(&["--virtual-time-budget=10000", window, &format!("--screenshot={screenshot}")], &url)
+        .await;
+    let png = std::fs::read(screenshot).expect("chromium wrote the screenshot");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "not a real screenshot");
+}
+
+/// Runs headless Chromium on `url` with `args`; returns what it printed.
+async fn chromium(args: &[&str], url: &str) -> Vec<u8> {
     let profile = tempfile::tempdir().unwrap();
     let run = tokio::process::Command::new("chromium")
         .args([
@@ -53,27 +92,19 @@ async fn docs_page_renders_the_operations_in_a_browser() {
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
+            "--hide-scrollbars",
         ])
+        .args(args)
         .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(server.url("/docs#/droplets/droplet_upload"))
+        .arg(url)
         .kill_on_drop(true)
         .output();
     let output = tokio::time::timeout(Duration::from_secs(120), run)
         .await
         .expect("chromium finished within 2 minutes")
         .expect("running chromium (apt-get install -y chromium)");
-    assert!(
-        output.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let dom = String::from_utf8_lossy(&output.stdout);
-    let rendered = without_scripts(&dom);
-    for summary in ["Upload droplet bits", "Download droplet bits"] {
-        assert!(rendered.contains(summary), "{summary:?} is not in the rendered page");
-    }
+    assert!(output.status.success(), "chromium: {}", String::from_utf8_lossy(&output.stderr));
+    output.stdout
 }
 
 /// The document with every `<script>...</script>` element cut out.

@@ -17,12 +17,8 @@ pub fn openapi_document() -> Value {
     let description = crate::droplet_api_mod::stub_api_description()
         .expect("the API trait describes a valid API");
     let mut definition = description.openapi("Droplet bits API", semver::Version::new(3, 0, 0));
-    definition
-        .description(
-            "The Cloud Foundry Cloud Controller v3 droplet endpoints that move a droplet's bits: \
-             create a droplet, upload its gzip tarball, follow the upload job, download the bits.",
-        )
-        .license_name("Apache-2.0");
+    // A newcomer's guide, rendered at the top of `/docs`: tokens, the flow, redirects, errors.
+    definition.description(include_str!("guide.md")).license_name("Apache-2.0");
     let mut document = definition.json().expect("the OpenAPI document serializes");
     add_bearer_security(&mut document);
     for operation in BITS_OPERATIONS {
