@@ -702,7 +702,7 @@ Sends a `GET` request to `/`
     }
     /**Check the server's health
 
-Unauthenticated, for load balancers and orchestrators. Checks that the metadata database answers a trivial query and that the blobstore takes a write, each within a few seconds: 200 with `{"status": "ok", "checks": {"metadata": "ok", "blobstore": "ok"}}`, or 503 `CF-ServiceUnavailable` whose detail names each failed check and why.
+Unauthenticated, for load balancers and orchestrators. Checks that the metadata database and the blobstore each answer and take a write, within a few seconds: 200 with `{"status": "ok", "checks": {"metadata": "ok", "blobstore": "ok"}}`, or 503 `CF-ServiceUnavailable` whose detail names each failed check and why.
 
 Sends a `GET` request to `/healthz`
 
@@ -743,6 +743,37 @@ Sends a `GET` request to `/healthz`
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
             _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Metrics for Prometheus
+
+The server's metrics in the Prometheus text format (version 0.0.4): requests by operation and status with their latency (`droplet_http_request_duration_seconds`), bytes of uploads received and of downloads sent, uploads streaming now, upload sizes, jobs by operation and outcome with their durations, upload claims and jobs settled by recovery, and blobstore operations and errors by kind. Needs a token with a read scope only when the server is configured so (`metrics.require_token`); served here unless `metrics.bind` gives it a listener of its own (then 404 here).
+
+Sends a `GET` request to `/metrics`
+
+*/
+    pub async fn metrics_get<'a>(
+        &'a self,
+    ) -> Result<ResponseValue<ByteStream>, Error<ByteStream>> {
+        let url = format!("{}/metrics", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self.client.get(url).headers(header_map).build()?;
+        let info = OperationInfo {
+            operation_id: "metrics_get",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200..=299 => Ok(ResponseValue::stream(response)),
+            _ => Err(Error::ErrorResponse(ResponseValue::stream(response))),
         }
     }
     /**Get the v3 API root

@@ -10,6 +10,7 @@ use crate::auth::tokens::TokenVerifier;
 use crate::blobstore::Blobstore;
 use crate::config::Config;
 use crate::jobs::runner::JobRunner;
+use crate::metrics::Metrics;
 use crate::shutdown::GracePeriod;
 use crate::store::MetadataStore;
 
@@ -22,6 +23,7 @@ pub struct ServerContext {
     pub tokens: TokenVerifier,
     pub url_signer: UrlSigner,
     pub jobs: JobRunner,
+    pub metrics: Arc<Metrics>,
     /// One permit per upload whose body may stream at once (`max_concurrent_uploads`).
     pub upload_slots: tokio::sync::Semaphore,
     pub grace: GracePeriod,

@@ -23,6 +23,7 @@ mod droplets;
 mod errors;
 mod http;
 mod jobs;
+mod metrics;
 mod server;
 mod shutdown;
 mod store;

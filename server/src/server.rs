@@ -14,16 +14,21 @@ use crate::auth::signed_urls::UrlSigner;
 use crate::auth::tokens::TokenVerifier;
 use crate::blobstore::Blobstore;
 use crate::blobstore::local::LocalBlobstore;
+use crate::blobstore::metered::Metered;
 use crate::blobstore::s3::S3Blobstore;
 use crate::config::{BlobstoreKind, Config};
 use crate::context::ServerContext;
 use crate::http::api::DropletApiImpl;
+use crate::http::metrics::metrics_listener;
 use crate::jobs::recovery::Recovery;
 use crate::jobs::runner::JobRunner;
+use crate::metrics::Metrics;
 use crate::store::MetadataStore;
 
 pub struct RunningServer {
     server: HttpServer<Arc<ServerContext>>,
+    /// `/metrics` on its own address (`metrics.bind`).
+    metrics: Option<HttpServer<Arc<ServerContext>>>,
 }
 
 impl RunningServer {
@@ -37,6 +42,9 @@ impl RunningServer {
 
     /// Stops accepting connections and waits for the requests in flight.
     async fn close(self) -> anyhow::Result<()> {
+        if let Some(metrics) = self.metrics {
+            metrics.close().await.map_err(|e| anyhow::anyhow!(e))?;
+        }
         self.server.close().await.map_err(|e| anyhow::anyhow!(e))
     }
 
@@ -83,7 +91,9 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
             log.new(slog::o!("component" => "blobstore")),
         )?),
     };
-    let jobs = JobRunner::new(store.clone(), log.clone());
+    let metrics = Arc::new(Metrics::new());
+    let blobs: Arc<dyn Blobstore> = Arc::new(Metered::new(blobs, metrics.clone()));
+    let jobs = JobRunner::new(store.clone(), log.clone(), metrics.clone());
     // Uploads and jobs whose server process is gone (a previous process of this server, or a
     // dead replica sharing the database) are settled now and, in the background, for as long as
     // this runs: their pending writes discarded, upload jobs failed, copies and deletes finished.
@@ -91,6 +101,7 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
         store: store.clone(),
         blobs: blobs.clone(),
         jobs: jobs.clone(),
+        metrics: metrics.clone(),
         log: log.clone(),
     };
     recovery.start().await?;
@@ -112,10 +123,23 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
         tokens,
         url_signer,
         jobs,
+        metrics,
         upload_slots: tokio::sync::Semaphore::new(config.max_concurrent_uploads),
         grace: Default::default(),
         log: log.clone(),
     });
+    let metrics = match config.metrics.bind {
+        Some(bind_address) => {
+            let listener = ConfigDropshot { bind_address, ..Default::default() };
+            let metrics = ServerBuilder::new(metrics_listener(), context.clone(), log.clone())
+                .config(listener)
+                .start()
+                .map_err(|e| anyhow::anyhow!("starting the metrics listener: {e}"))?;
+            slog::info!(log, "metrics listener"; "local_addr" => %metrics.local_addr());
+            Some(metrics)
+        }
+        None => None,
+    };
     let server = ServerBuilder::new(api, context, log)
         .config(dropshot_config)
         .start()
@@ -123,5 +147,5 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
     let external_url =
         config.external_url.clone().unwrap_or_else(|| format!("http://{}", server.local_addr()));
     let _ = server.app_private().external_url.set(external_url);
-    Ok(RunningServer { server })
+    Ok(RunningServer { server, metrics })
 }

@@ -18,6 +18,7 @@ mod jobs;
 mod limits;
 mod listing;
 mod metadata;
+mod metrics;
 mod operations;
 mod patch_races;
 mod postgres;

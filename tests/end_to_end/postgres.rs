@@ -46,6 +46,9 @@ on_postgres! {
         label_selectors,
         bad_parameters_are_400_naming_them,
     }
+    metrics {
+        metrics_count_exactly_a_known_workload,
+    }
     app_droplets {
         an_apps_droplets_are_listed_filtered_and_paged,
     }

@@ -23,6 +23,8 @@ const PYTHON_VENV: Tool = Tool {
 const CHROMIUM: Tool = Tool { package: "chromium", present: || on_path("chromium") };
 /// Redocly, run through npm (node comes with the package), renders openapi.html.
 const NPM: Tool = Tool { package: "npm", present: || on_path("npm") };
+/// A test lints `/metrics` with `promtool check metrics`.
+const PROMTOOL: Tool = Tool { package: "prometheus", present: || on_path("promtool") };
 /// The tests create and drop their databases with `psql`; `pg_isready` comes with it.
 const PSQL: Tool = Tool { package: "postgresql-client", present: || on_path("psql") };
 
@@ -35,7 +37,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// Everything `cargo xtask test` needs: the tools, then a PostgreSQL server that answers.
 pub fn for_tests() {
     let admin_url = std::env::var("DROPLET_TEST_POSTGRES").ok();
-    let mut packages = missing(&[CURL, PYTHON_VENV, CHROMIUM, NPM, PSQL]);
+    let mut packages = missing(&[CURL, PYTHON_VENV, CHROMIUM, NPM, PROMTOOL, PSQL]);
     // No server and no cluster to start: the server package too, in the same apt-get call.
     let new_cluster = admin_url.is_none() && !port_5432_open() && cluster_version().is_none();
     if new_cluster {
@@ -46,7 +48,9 @@ pub fn for_tests() {
         Some(url) => check_connection(&url, "`psql \"$DROPLET_TEST_POSTGRES\" -c 'select 1'`", ""),
         None => local_postgres(new_cluster),
     }
-    println!("prerequisites: curl, python3-venv, chromium, npm, psql and PostgreSQL are ready");
+    println!(
+        "prerequisites: curl, python3-venv, chromium, npm, promtool, psql and PostgreSQL are ready"
+    );
 }
 
 /// What rendering openapi.html needs (`cargo xtask check`, `regen` and `docs`).

@@ -266,7 +266,7 @@ pub trait DropletApi {
     /// Check the server's health
     ///
     /// Unauthenticated, for load balancers and orchestrators. Checks that the metadata database
-    /// answers a trivial query and that the blobstore takes a write, each within a few seconds:
+    /// and the blobstore each answer and take a write, within a few seconds:
     /// 200 with `{"status": "ok", "checks": {"metadata": "ok", "blobstore": "ok"}}`, or 503
     /// `CF-ServiceUnavailable` whose detail names each failed check and why.
     #[endpoint {
@@ -277,4 +277,22 @@ pub trait DropletApi {
     async fn health_get(
         rqctx: RequestContext<Self::Context>,
     ) -> Result<HttpResponseOk<Health>, CfError>;
+
+    /// Metrics for Prometheus
+    ///
+    /// The server's metrics in the Prometheus text format (version 0.0.4): requests by operation
+    /// and status with their latency (`droplet_http_request_duration_seconds`), bytes of uploads
+    /// received and of downloads sent, uploads streaming now, upload sizes, jobs by operation and
+    /// outcome with their durations, upload claims and jobs settled by recovery, and blobstore
+    /// operations and errors by kind. Needs a token with a read scope only when the server is
+    /// configured so (`metrics.require_token`); served here unless `metrics.bind` gives it a
+    /// listener of its own (then 404 here).
+    #[endpoint {
+        method = GET,
+        path = "/metrics",
+        tags = ["health"],
+    }]
+    async fn metrics_get(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<http::Response<dropshot::Body>, CfError>;
 }

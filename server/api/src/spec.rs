@@ -43,6 +43,8 @@ fn add_bearer_security(document: &mut Value) {
     for operation in UNAUTHENTICATED_OPERATIONS {
         operation_mut(document, operation)["security"] = json!([]);
     }
+    // A token only where the server is configured to ask for one.
+    operation_mut(document, "metrics_get")["security"] = json!([{}, { BEARER: [] }]);
 }
 
 fn describe_bits_responses(operation: &mut Value) {

@@ -10,6 +10,7 @@
 //! errors in `crate::errors`.
 
 pub mod local;
+pub mod metered;
 pub mod s3;
 
 use std::pin::Pin;

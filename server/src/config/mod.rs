@@ -36,6 +36,7 @@ pub struct Config {
     pub lease_secs: u64,
     pub blobstore: BlobstoreConfig,
     pub auth: AuthConfig,
+    pub metrics: MetricsConfig,
     /// Log level: trace, debug, info, warn, error.
     pub log_level: String,
     /// On SIGTERM, how long requests in flight (uploads) may take to finish before they are cut.
@@ -82,6 +83,17 @@ pub struct BlobstoreConfig {
     pub virtual_hosted_style: bool,
     /// S3: lifetime of the presigned URLs downloads are redirected to, in seconds.
     pub presigned_url_ttl_secs: u64,
+}
+
+/// `GET /metrics`, the Prometheus text format.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve `/metrics` on its own listener at this address (and not on the API's); by default
+    /// it is served with the API.
+    pub bind: Option<SocketAddr>,
+    /// Require a bearer token with a read scope for `/metrics`, as for the API's reads.
+    pub require_token: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -151,6 +163,7 @@ impl Default for Config {
             lease_secs: 30,
             blobstore: BlobstoreConfig::default(),
             auth: AuthConfig::default(),
+            metrics: MetricsConfig::default(),
             log_level: "info".to_owned(),
             shutdown_grace_secs: 30,
             log_format: LogFormat::Text,

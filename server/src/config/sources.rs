@@ -137,6 +137,8 @@ mod tests {
             "DROPLET_MAX_UPLOAD_BYTES",
             "DROPLET_UPLOAD_IDLE_TIMEOUT_SECS",
             "DROPLET_MAX_CONCURRENT_UPLOADS",
+            "DROPLET_METRICS_BIND",
+            "DROPLET_METRICS_REQUIRE_TOKEN",
             "DROPLET_DATABASE_URL",
             "DROPLET_LOG_LEVEL",
             "DROPLET_LOG_FORMAT",

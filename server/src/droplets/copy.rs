@@ -14,6 +14,7 @@ use crate::auth::{Access, Caller};
 use crate::blobstore::{Blobstore, droplet_key};
 use crate::context::ServerContext;
 use crate::errors::unknown_job_error;
+use crate::jobs::runner::JobOutcome;
 use crate::store::MetadataStore;
 use crate::store::droplets::CopyRecorded;
 use crate::store::records::{COPY_OPERATION, DropletRecord, JobRecord, StoredBits};
@@ -66,17 +67,21 @@ pub async fn start(
     };
     let record = async { ctx.store.insert_copy(&droplet, &job).await.map(|()| true) };
     let work = run(ctx.clone(), source.guid, droplet.guid, job.guid);
-    ctx.jobs.start(job.guid, record, work).await?;
+    ctx.jobs.start(job.guid, COPY_OPERATION, record, work).await?;
     Ok(droplet)
 }
 
 /// The copy job, run by the server that created the copy.
-async fn run(ctx: Arc<ServerContext>, source: Uuid, droplet: Uuid, job: Uuid) {
+async fn run(ctx: Arc<ServerContext>, source: Uuid, droplet: Uuid, job: Uuid) -> JobOutcome {
     let log = ctx.log.new(slog::o!("droplet" => droplet.to_string(), "job" => job.to_string()));
-    if let Err(error) = finish(&ctx.store, ctx.blobs.as_ref(), &log, source, droplet, job).await {
-        // The job stays PROCESSING and the droplet COPYING: once its lease runs out, a replica
-        // (this one after a restart, or another) takes the job over and copies again.
-        slog::error!(log, "recording the copy's outcome failed"; "error" => %error);
+    match finish(&ctx.store, ctx.blobs.as_ref(), &log, source, droplet, job).await {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            // The job stays PROCESSING and the droplet COPYING: once its lease runs out, a
+            // replica (this one after a restart, or another) takes the job over and copies again.
+            slog::error!(log, "recording the copy's outcome failed"; "error" => %error);
+            JobOutcome::Unrecorded
+        }
     }
 }
 
@@ -91,22 +96,25 @@ pub async fn finish(
     source: Uuid,
     droplet: Uuid,
     job: Uuid,
-) -> Result<(), CfError> {
+) -> Result<JobOutcome, CfError> {
     match copy_bits(store, blobs, source, droplet).await {
         Ok((state, bits)) => {
             match store.complete_copy(droplet, job, state, &bits, now_secs()).await? {
                 CopyRecorded::Copied => {
                     slog::info!(log, "droplet copied"; "source" => %source, "bytes" => bits.size);
-                    Ok(())
                 }
-                CopyRecorded::DropletGone => super::remove_orphan_blob(blobs, log, droplet).await,
-                CopyRecorded::JobLost => Ok(()),
+                CopyRecorded::DropletGone => {
+                    super::remove_orphan_blob(blobs, log, droplet).await?;
+                }
+                CopyRecorded::JobLost => return Ok(JobOutcome::Unrecorded),
             }
+            Ok(JobOutcome::Complete)
         }
         Err(reason) => {
             slog::warn!(log, "copying a droplet failed"; "source" => %source, "reason" => &reason);
             let error = unknown_job_error(format!("failed to copy - {reason}"));
-            Ok(store.fail_job(job, droplet, &error, now_secs()).await?)
+            store.fail_job(job, droplet, &error, now_secs()).await?;
+            Ok(JobOutcome::Failed)
         }
     }
 }

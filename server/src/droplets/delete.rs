@@ -16,6 +16,7 @@ use crate::auth::{Access, Caller};
 use crate::blobstore::{Blobstore, droplet_key};
 use crate::context::ServerContext;
 use crate::errors::blobstore_job_error;
+use crate::jobs::runner::JobOutcome;
 use crate::store::MetadataStore;
 use crate::store::records::{DELETE_OPERATION, JobRecord};
 use crate::time::now_secs;
@@ -37,11 +38,11 @@ pub async fn start(
         let (ctx, droplet, job) = (ctx.clone(), droplet.guid, job.guid);
         async move {
             let log = ctx.log.new(slog::o!("job" => job.to_string()));
-            finish(&ctx.store, ctx.blobs.as_ref(), &log, droplet, job).await;
+            finish(&ctx.store, ctx.blobs.as_ref(), &log, droplet, job).await
         }
     };
     let record = ctx.store.delete_droplet(droplet.guid, &job);
-    if ctx.jobs.start(job.guid, record, work).await?.is_none() {
+    if ctx.jobs.start(job.guid, DELETE_OPERATION, record, work).await?.is_none() {
         // A concurrent delete won.
         return Err(CfError::not_found("Droplet"));
     }
@@ -56,7 +57,7 @@ pub async fn finish(
     log: &Logger,
     droplet: Uuid,
     job: Uuid,
-) {
+) -> JobOutcome {
     let key = droplet_key(droplet);
     let mut attempt = 1;
     let removed = loop {
@@ -71,16 +72,21 @@ pub async fn finish(
             Err(error) => break Err(error),
         }
     };
-    let recorded = match removed {
-        Ok(()) => store.complete_job(job, now_secs()).await,
+    let (recorded, outcome) = match removed {
+        Ok(()) => (store.complete_job(job, now_secs()).await, JobOutcome::Complete),
         Err(error) => {
             slog::error!(log, "removing a deleted droplet's blob failed";
                 "droplet" => %droplet, "error" => %error);
-            store.fail_job(job, droplet, &blobstore_job_error(&error), now_secs()).await
+            let error = blobstore_job_error(&error);
+            (store.fail_job(job, droplet, &error, now_secs()).await, JobOutcome::Failed)
         }
     };
-    if let Err(error) = recorded {
-        slog::error!(log, "recording the delete job's outcome failed";
-            "job" => %job, "error" => %error);
+    match recorded {
+        Ok(()) => outcome,
+        Err(error) => {
+            slog::error!(log, "recording the delete job's outcome failed";
+                "job" => %job, "error" => %error);
+            JobOutcome::Unrecorded
+        }
     }
 }

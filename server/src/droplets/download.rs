@@ -101,6 +101,8 @@ async fn body(
     let key = droplet_key(droplet.guid);
     let stream = ctx.blobs.read(&key, start, end - 1).await;
     let stream = stream.map_err(|e| blob_failed(ctx, droplet, e))?;
+    let sent = ctx.metrics.download_bytes_sent.clone();
+    let stream = stream.inspect_ok(move |chunk| sent.inc_by(chunk.len() as u64));
     Ok(dropshot::Body::wrap(StreamBody::new(stream.map_ok(Frame::data))))
 }
 

@@ -1,7 +1,9 @@
 //! The API trait implemented: each endpoint authenticates, then hands over to the droplet
 //! operation that owns it, and presents what it answers.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Instant;
 
 use droplet_api::{
     AppDropletListParams, AppPath, CfError, CfJson, DownloadHeaders, Droplet, DropletApi,
@@ -10,12 +12,14 @@ use droplet_api::{
     RootDocument, SignedUrlQuery, UploadForm, UploadResponse, V3RootDocument,
 };
 use dropshot::{
-    Header, HttpResponseCreated, HttpResponseHeaders, HttpResponseOk, Path, Query, RequestContext,
+    Header, HttpResponse, HttpResponseCreated, HttpResponseHeaders, HttpResponseOk, Path, Query,
+    RequestContext,
 };
 use uuid::Uuid;
 
+use super::caller::caller;
 use super::present::{self, PRIVATE_DATA_HIDDEN, PRIVATE_DATA_HIDDEN_LIST};
-use crate::auth::{Access, Caller};
+use crate::auth::Access;
 use crate::context::ServerContext;
 use crate::droplets::listing::{self, ListScope};
 use crate::droplets::{copy, create, delete, download, update, upload};
@@ -23,13 +27,6 @@ use crate::droplets::{copy, create, delete, download, update, upload};
 pub enum DropletApiImpl {}
 
 type Ctx = RequestContext<Arc<ServerContext>>;
-
-/// The caller of this request, from its bearer token.
-async fn caller(rqctx: &Ctx) -> Result<Caller, CfError> {
-    let header = rqctx.request.headers().get(http::header::AUTHORIZATION);
-    let header = header.map(|value| value.to_str().map_err(|_| CfError::invalid_auth_token()));
-    rqctx.context().tokens.authenticate(header.transpose()?).await
-}
 
 /// One page of a list of droplets, their secrets redacted as in every list.
 async fn list(
@@ -51,6 +48,23 @@ async fn list(
     })
 }
 
+/// Answers the request with `answer`, counting it by operation and status, with its latency.
+async fn metered<T: HttpResponse>(
+    rqctx: &Ctx,
+    answer: impl Future<Output = Result<T, CfError>>,
+) -> Result<T, CfError> {
+    let started = Instant::now();
+    let result = answer.await;
+    let status = match &result {
+        Ok(response) => response.status_code().as_u16(),
+        Err(error) => error.status().as_u16(),
+    };
+    let labels = [rqctx.endpoint.operation_id.as_str(), &status.to_string()];
+    let latency = rqctx.context().metrics.request_duration.with_label_values(&labels);
+    latency.observe(started.elapsed().as_secs_f64());
+    result
+}
+
 impl DropletApi for DropletApiImpl {
     type Context = Arc<ServerContext>;
 
@@ -59,46 +73,58 @@ impl DropletApi for DropletApiImpl {
         query: Query<DropletCreateQuery>,
         body: CfJson<DropletCreate>,
     ) -> Result<HttpResponseCreated<Droplet>, CfError> {
-        let ctx = rqctx.context();
-        let caller = caller(&rqctx).await?;
-        let droplet = match query.into_inner().source_guid {
-            Some(source) => copy::start(ctx, &caller, &source, &body.into_inner()).await?,
-            None => create::create(ctx, &caller, body.into_inner()).await?,
-        };
-        Ok(HttpResponseCreated(present::droplet(ctx, &droplet)))
+        metered(&rqctx, async {
+            let ctx = rqctx.context();
+            let caller = caller(&rqctx).await?;
+            let droplet = match query.into_inner().source_guid {
+                Some(source) => copy::start(ctx, &caller, &source, &body.into_inner()).await?,
+                None => create::create(ctx, &caller, body.into_inner()).await?,
+            };
+            Ok(HttpResponseCreated(present::droplet(ctx, &droplet)))
+        })
+        .await
     }
 
     async fn droplet_delete(
         rqctx: Ctx,
         path: Path<DropletPath>,
     ) -> Result<HttpResponseHeaders<HttpResponseAcceptedEmpty, LocationHeader>, CfError> {
-        let ctx = rqctx.context();
-        let caller = caller(&rqctx).await?;
-        let job = delete::start(ctx, &path.into_inner().guid, &caller).await?;
-        let location = ctx.url(&format!("/v3/jobs/{}", job.guid));
-        Ok(HttpResponseHeaders::new(HttpResponseAcceptedEmpty, LocationHeader { location }))
+        metered(&rqctx, async {
+            let ctx = rqctx.context();
+            let caller = caller(&rqctx).await?;
+            let job = delete::start(ctx, &path.into_inner().guid, &caller).await?;
+            let location = ctx.url(&format!("/v3/jobs/{}", job.guid));
+            Ok(HttpResponseHeaders::new(HttpResponseAcceptedEmpty, LocationHeader { location }))
+        })
+        .await
     }
 
     async fn droplet_get(
         rqctx: Ctx,
         path: Path<DropletPath>,
     ) -> Result<HttpResponseOk<Droplet>, CfError> {
-        let ctx = rqctx.context();
-        let caller = caller(&rqctx).await?;
-        caller.require(Access::Read)?;
-        let droplet = crate::droplets::by_path(&ctx.store, &path.into_inner().guid).await?;
-        Ok(HttpResponseOk(match caller.sees_secrets() {
-            true => present::droplet(ctx, &droplet),
-            false => present::droplet_redacted(ctx, &droplet, PRIVATE_DATA_HIDDEN),
-        }))
+        metered(&rqctx, async {
+            let ctx = rqctx.context();
+            let caller = caller(&rqctx).await?;
+            caller.require(Access::Read)?;
+            let droplet = crate::droplets::by_path(&ctx.store, &path.into_inner().guid).await?;
+            Ok(HttpResponseOk(match caller.sees_secrets() {
+                true => present::droplet(ctx, &droplet),
+                false => present::droplet_redacted(ctx, &droplet, PRIVATE_DATA_HIDDEN),
+            }))
+        })
+        .await
     }
 
     async fn droplet_list(
         rqctx: Ctx,
         query: ListQuery<DropletListParams>,
     ) -> Result<HttpResponseOk<DropletList>, CfError> {
-        caller(&rqctx).await?.require(Access::Read)?;
-        list(rqctx.context(), &query.into_pairs(), ListScope::All).await.map(HttpResponseOk)
+        metered(&rqctx, async {
+            caller(&rqctx).await?.require(Access::Read)?;
+            list(rqctx.context(), &query.into_pairs(), ListScope::All).await.map(HttpResponseOk)
+        })
+        .await
     }
 
     async fn app_droplet_list(
@@ -106,10 +132,13 @@ impl DropletApi for DropletApiImpl {
         path: Path<AppPath>,
         query: ListQuery<AppDropletListParams>,
     ) -> Result<HttpResponseOk<DropletList>, CfError> {
-        caller(&rqctx).await?.require(Access::Read)?;
-        let app = path.into_inner().guid;
-        let scope = ListScope::App(&app);
-        list(rqctx.context(), &query.into_pairs(), scope).await.map(HttpResponseOk)
+        metered(&rqctx, async {
+            caller(&rqctx).await?.require(Access::Read)?;
+            let app = path.into_inner().guid;
+            let scope = ListScope::App(&app);
+            list(rqctx.context(), &query.into_pairs(), scope).await.map(HttpResponseOk)
+        })
+        .await
     }
 
     async fn droplet_update(
@@ -117,11 +146,14 @@ impl DropletApi for DropletApiImpl {
         path: Path<DropletPath>,
         body: CfJson<DropletUpdate>,
     ) -> Result<HttpResponseOk<Droplet>, CfError> {
-        let ctx = rqctx.context();
-        let caller = caller(&rqctx).await?;
-        let guid = path.into_inner().guid;
-        let updated = update::update(ctx, &caller, &guid, body.into_inner()).await?;
-        Ok(HttpResponseOk(present::droplet(ctx, &updated)))
+        metered(&rqctx, async {
+            let ctx = rqctx.context();
+            let caller = caller(&rqctx).await?;
+            let guid = path.into_inner().guid;
+            let updated = update::update(ctx, &caller, &guid, body.into_inner()).await?;
+            Ok(HttpResponseOk(present::droplet(ctx, &updated)))
+        })
+        .await
     }
 
     async fn droplet_upload(
@@ -129,17 +161,20 @@ impl DropletApi for DropletApiImpl {
         path: Path<DropletPath>,
         form: UploadForm,
     ) -> Result<UploadResponse, CfError> {
-        let ctx = rqctx.context();
-        let caller = caller(&rqctx).await?;
-        Ok(match upload::receive(ctx, &path.into_inner().guid, &caller, form).await? {
-            upload::Received::Started { droplet, job } => UploadResponse::Accepted {
-                droplet: Box::new(present::droplet(ctx, &droplet)),
-                location: ctx.url(&format!("/v3/jobs/{}", job.guid)),
-            },
-            upload::Received::Busy { error, retry_after_secs } => {
-                UploadResponse::Busy { error, retry_after_secs }
-            }
+        metered(&rqctx, async {
+            let ctx = rqctx.context();
+            let caller = caller(&rqctx).await?;
+            Ok(match upload::receive(ctx, &path.into_inner().guid, &caller, form).await? {
+                upload::Received::Started { droplet, job } => UploadResponse::Accepted {
+                    droplet: Box::new(present::droplet(ctx, &droplet)),
+                    location: ctx.url(&format!("/v3/jobs/{}", job.guid)),
+                },
+                upload::Received::Busy { error, retry_after_secs } => {
+                    UploadResponse::Busy { error, retry_after_secs }
+                }
+            })
         })
+        .await
     }
 
     async fn droplet_download(
@@ -147,23 +182,29 @@ impl DropletApi for DropletApiImpl {
         path: Path<DropletPath>,
         headers: Header<DownloadHeaders>,
     ) -> Result<DropletBits, CfError> {
-        let ctx = rqctx.context();
-        let caller = caller(&rqctx).await?;
-        let range = headers.into_inner().range;
-        download::download(ctx, &path.into_inner().guid, &caller, range.as_deref()).await
+        metered(&rqctx, async {
+            let ctx = rqctx.context();
+            let caller = caller(&rqctx).await?;
+            let range = headers.into_inner().range;
+            download::download(ctx, &path.into_inner().guid, &caller, range.as_deref()).await
+        })
+        .await
     }
 
     async fn job_get(rqctx: Ctx, path: Path<JobPath>) -> Result<HttpResponseOk<Job>, CfError> {
-        let ctx = rqctx.context();
-        caller(&rqctx).await?.require(Access::Read)?;
-        let not_found = || CfError::not_found("Job");
-        let guid = Uuid::parse_str(&path.into_inner().guid).map_err(|_| not_found())?;
-        let job = ctx.store.job(guid).await?.ok_or_else(not_found)?;
-        let droplet_exists = match job.droplet_guid {
-            Some(droplet) => ctx.store.droplet(droplet).await?.is_some(),
-            None => false,
-        };
-        Ok(HttpResponseOk(present::job(ctx, &job, droplet_exists)))
+        metered(&rqctx, async {
+            let ctx = rqctx.context();
+            caller(&rqctx).await?.require(Access::Read)?;
+            let not_found = || CfError::not_found("Job");
+            let guid = Uuid::parse_str(&path.into_inner().guid).map_err(|_| not_found())?;
+            let job = ctx.store.job(guid).await?.ok_or_else(not_found)?;
+            let droplet_exists = match job.droplet_guid {
+                Some(droplet) => ctx.store.droplet(droplet).await?.is_some(),
+                None => false,
+            };
+            Ok(HttpResponseOk(present::job(ctx, &job, droplet_exists)))
+        })
+        .await
     }
 
     async fn droplet_bits_signed(
@@ -172,28 +213,48 @@ impl DropletApi for DropletApiImpl {
         query: Query<SignedUrlQuery>,
         headers: Header<DownloadHeaders>,
     ) -> Result<DropletBits, CfError> {
-        let range = headers.into_inner().range;
-        let query = query.into_inner();
-        download::signed(rqctx.context(), &path.into_inner().guid, &query, range.as_deref()).await
+        metered(&rqctx, async {
+            let range = headers.into_inner().range;
+            let query = query.into_inner();
+            download::signed(rqctx.context(), &path.into_inner().guid, &query, range.as_deref())
+                .await
+        })
+        .await
     }
 
     async fn root_get(rqctx: Ctx) -> Result<HttpResponseOk<RootDocument>, CfError> {
-        Ok(HttpResponseOk(super::root::root_document(rqctx.context())))
+        metered(&rqctx, async { Ok(HttpResponseOk(super::root::root_document(rqctx.context()))) })
+            .await
     }
 
     async fn v3_root_get(rqctx: Ctx) -> Result<HttpResponseOk<V3RootDocument>, CfError> {
-        Ok(HttpResponseOk(super::root::v3_root_document(rqctx.context())))
+        metered(&rqctx, async {
+            Ok(HttpResponseOk(super::root::v3_root_document(rqctx.context())))
+        })
+        .await
     }
 
-    async fn openapi_get(_rqctx: Ctx) -> Result<HttpResponseOk<serde_json::Value>, CfError> {
-        Ok(HttpResponseOk(super::docs::openapi_document()))
+    async fn openapi_get(rqctx: Ctx) -> Result<HttpResponseOk<serde_json::Value>, CfError> {
+        metered(&rqctx, async { Ok(HttpResponseOk(super::docs::openapi_document())) }).await
     }
 
-    async fn docs_get(_rqctx: Ctx) -> Result<http::Response<dropshot::Body>, CfError> {
-        Ok(super::docs::page())
+    async fn docs_get(rqctx: Ctx) -> Result<http::Response<dropshot::Body>, CfError> {
+        metered(&rqctx, async { Ok(super::docs::page()) }).await
+    }
+
+    async fn metrics_get(rqctx: Ctx) -> Result<http::Response<dropshot::Body>, CfError> {
+        // Counted like any request, before the page is made: a scrape sees the one before it.
+        metered(&rqctx, async {
+            match rqctx.context().config.metrics.bind {
+                Some(_) => Err(CfError::not_found("Metrics")),
+                None => super::metrics::page(&rqctx).await,
+            }
+        })
+        .await
     }
 
     async fn health_get(rqctx: Ctx) -> Result<HttpResponseOk<Health>, CfError> {
-        super::health::check(rqctx.context()).await.map(HttpResponseOk)
+        metered(&rqctx, async { super::health::check(rqctx.context()).await.map(HttpResponseOk) })
+            .await
     }
 }

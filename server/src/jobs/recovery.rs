@@ -10,10 +10,11 @@ use droplet_api::CfError;
 use slog::Logger;
 use uuid::Uuid;
 
-use super::runner::JobRunner;
+use super::runner::{JobOutcome, JobRunner};
 use crate::blobstore::{BlobError, Blobstore, droplet_key};
 use crate::droplets::{copy, delete};
 use crate::errors::unknown_job_error;
+use crate::metrics::Metrics;
 use crate::store::MetadataStore;
 use crate::store::records::{COPY_OPERATION, DELETE_OPERATION, JobRecord, UPLOAD_OPERATION};
 use crate::store::upload_claims::LapsedClaim;
@@ -28,6 +29,7 @@ pub struct Recovery {
     pub store: MetadataStore,
     pub blobs: Arc<dyn Blobstore>,
     pub jobs: JobRunner,
+    pub metrics: Arc<Metrics>,
     pub log: Logger,
 }
 
@@ -61,20 +63,30 @@ impl Recovery {
         let abandoned = self.store.abandoned_jobs().await.context("looking for abandoned jobs")?;
         for job in abandoned {
             let (guid, recovery) = (job.guid, self.clone());
+            let operation = job.operation.clone();
             let work = async move {
                 slog::warn!(recovery.log, "settling a job whose server process is gone";
                     "job" => %job.guid, "operation" => &job.operation);
-                if let Err(error) = recovery.settle(&job).await {
-                    slog::error!(recovery.log,
-                        "settling an abandoned job failed; a later sweep retries";
-                        "job" => %job.guid, "error" => %error);
-                    if let Err(error) = recovery.store.release_job(job.guid).await {
-                        slog::error!(recovery.log, "giving up an abandoned job failed";
+                match recovery.settle(&job).await {
+                    Ok(outcome) => {
+                        let settled = &recovery.metrics.recovered_jobs;
+                        settled.with_label_values(&[job.operation.as_str()]).inc();
+                        outcome
+                    }
+                    Err(error) => {
+                        slog::error!(recovery.log,
+                            "settling an abandoned job failed; a later sweep retries";
                             "job" => %job.guid, "error" => %error);
+                        if let Err(error) = recovery.store.release_job(job.guid).await {
+                            slog::error!(recovery.log, "giving up an abandoned job failed";
+                                "job" => %job.guid, "error" => %error);
+                        }
+                        JobOutcome::Unrecorded
                     }
                 }
             };
-            let taken = self.jobs.start(guid, self.store.take_over_job(guid), work).await;
+            let take_over = self.store.take_over_job(guid);
+            let taken = self.jobs.start(guid, &operation, take_over, work).await;
             if let Some(settling) = taken.context("taking over an abandoned job")? {
                 let _ = settling.await;
             }
@@ -83,14 +95,13 @@ impl Recovery {
     }
 
     /// Settles one job this process took over, by its operation.
-    async fn settle(&self, job: &JobRecord) -> Result<(), CfError> {
+    async fn settle(&self, job: &JobRecord) -> Result<JobOutcome, CfError> {
         let (store, blobs, log) = (&self.store, self.blobs.as_ref(), &self.log);
         // Every job names its droplet; a row without one has nothing to clean up.
         let droplet = job.droplet_guid.unwrap_or_default();
         let failure = match (job.operation.as_str(), job.source_guid) {
             (DELETE_OPERATION, _) => {
-                delete::finish(store, blobs, log, droplet, job.guid).await;
-                return Ok(());
+                return Ok(delete::finish(store, blobs, log, droplet, job.guid).await);
             }
             (COPY_OPERATION, Some(source)) => {
                 return copy::finish(store, blobs, log, source, droplet, job.guid).await;
@@ -107,7 +118,8 @@ impl Recovery {
             blobs.delete(&droplet_key(droplet)).await?;
         }
         let error = unknown_job_error(failure);
-        Ok(store.fail_job(job.guid, droplet, &error, now_secs()).await?)
+        store.fail_job(job.guid, droplet, &error, now_secs()).await?;
+        Ok(JobOutcome::Failed)
     }
 
     /// Takes over the upload claims whose process is gone (their lease ran out; with `all`,
@@ -139,6 +151,7 @@ impl Recovery {
             }
             let released = self.store.release_upload_claim(*droplet, claim).await;
             released.context("freeing a droplet after a lapsed upload")?;
+            self.metrics.recovered_upload_claims.inc();
         }
         Ok(())
     }

@@ -33,6 +33,7 @@ impl UploadFormReader {
         max_bytes: u64,
         idle_timeout: Duration,
         deadline: impl Future<Output = ()> + Send + 'static,
+        bytes_received: prometheus::IntCounter,
     ) -> Result<Self, CfError> {
         if form.content_length.is_some_and(|length| length > max_bytes) {
             return Err(CfError::upload_too_large(max_bytes));
@@ -49,6 +50,7 @@ impl UploadFormReader {
         let body = body.take_until(deadline).map(move |chunk| {
             let chunk = chunk?;
             received += chunk.len() as u64;
+            bytes_received.inc_by(chunk.len() as u64);
             if received > max_bytes {
                 flag.store(true, Ordering::Relaxed);
                 return Err(std::io::Error::other("upload too large"));

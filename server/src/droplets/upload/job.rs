@@ -11,6 +11,7 @@ use super::sink::Sink;
 use crate::blobstore::{BlobWriter, droplet_key};
 use crate::context::ServerContext;
 use crate::errors::blobstore_job_error;
+use crate::jobs::runner::JobOutcome;
 use crate::store::records::StoredBits;
 use crate::time::now_secs;
 
@@ -25,7 +26,12 @@ pub struct ReceivedBits {
 }
 
 /// The job, run by the server that received the bits.
-pub async fn finish(ctx: Arc<ServerContext>, droplet: Uuid, job: Uuid, bits: ReceivedBits) {
+pub async fn finish(
+    ctx: Arc<ServerContext>,
+    droplet: Uuid,
+    job: Uuid,
+    bits: ReceivedBits,
+) -> JobOutcome {
     let outcome = store_bits(&ctx, droplet, bits).await;
     let recorded = match &outcome {
         Ok(bits) => match ctx.store.complete_upload(droplet, job, bits, now_secs()).await {
@@ -42,12 +48,17 @@ pub async fn finish(ctx: Arc<ServerContext>, droplet: Uuid, job: Uuid, bits: Rec
     let log = ctx.log.new(slog::o!("droplet" => droplet.to_string(), "job" => job.to_string()));
     match (&outcome, recorded) {
         (_, Err(error)) => {
-            slog::error!(log, "recording the upload's outcome failed"; "error" => %error)
+            slog::error!(log, "recording the upload's outcome failed"; "error" => %error);
+            JobOutcome::Unrecorded
         }
         (Ok(bits), Ok(())) => {
-            slog::info!(log, "droplet staged"; "bytes" => bits.size, "sha256" => &bits.sha256)
+            slog::info!(log, "droplet staged"; "bytes" => bits.size, "sha256" => &bits.sha256);
+            JobOutcome::Complete
         }
-        (Err(error), Ok(())) => slog::warn!(log, "upload failed"; "reason" => &error.detail),
+        (Err(error), Ok(())) => {
+            slog::warn!(log, "upload failed"; "reason" => &error.detail);
+            JobOutcome::Failed
+        }
     }
 }
 
@@ -57,6 +68,7 @@ async fn store_bits(
     work: ReceivedBits,
 ) -> Result<StoredBits, ErrorItem> {
     let (sha256, size) = work.sha256.finish().await;
+    ctx.metrics.upload_size.observe(size as f64);
     let (sha1, _) = work.sha1.finish().await;
     if let Err(reason) = work.inspection.finish().await {
         // Dropping the writer discards the partial blob.

@@ -65,7 +65,9 @@ pub async fn receive(
     };
     let idle_timeout = Duration::from_secs(ctx.config.upload_idle_timeout_secs);
     let max_bytes = ctx.config.max_upload_bytes;
-    let mut reader = UploadFormReader::open(form, max_bytes, idle_timeout, ctx.grace.over())?;
+    let received = ctx.metrics.upload_bytes_received.clone();
+    let mut reader =
+        UploadFormReader::open(form, max_bytes, idle_timeout, ctx.grace.over(), received)?;
     let result = receive_form(ctx, guid, caller, &mut reader).await;
     if let Err(error) = &result
         && error.status() != ErrorStatusCode::PAYLOAD_TOO_LARGE
@@ -116,7 +118,7 @@ async fn receive_form(
     let job = JobRecord::new(UPLOAD_OPERATION, droplet.guid, now_secs());
     let record = ctx.store.start_upload_job(droplet.guid, claim.id(), &job);
     let work = job::finish(ctx.clone(), droplet.guid, job.guid, received);
-    if ctx.jobs.start(job.guid, record, work).await?.is_none() {
+    if ctx.jobs.start(job.guid, UPLOAD_OPERATION, record, work).await?.is_none() {
         return Err(only_once());
     }
     claim.consumed();
