@@ -4,15 +4,17 @@
 //! The tree is the architecture; each folder's module comment says what it owns and what it may
 //! call:
 //!
-//! - `http/`: the API trait implemented; authenticates, hands over to `droplets/`, presents.
+//! - `http/`: the API trait implemented; authenticates, hands over to `droplets/`, presents;
+//!   `/docs`, `/healthz`, `/metrics`.
 //! - `droplets/`: the operations (create, update, list, copy, delete, download, `upload/`) and the
 //!   label and annotation rules.
 //! - `jobs/`: the one job runner, job leases, and recovery of a dead process's work.
 //! - `store/`: the metadata database, one file per resource or mechanism.
-//! - `blobstore/`: where the bits live, one file per backend.
+//! - `blobstore/`: where the bits live, one file per backend (and `metered`, which counts them).
 //! - `auth/`: token rules, scopes, UAA keys, the development key, signed download URLs.
 //! - `config/`: the configuration and where it comes from.
 //! - `errors.rs`: the one place a storage error becomes a CF error.
+//! - `metrics.rs`: what Prometheus sees; the rest only counts into it.
 //! - `server.rs` and `shutdown.rs`: starting the server, and stopping it gracefully.
 
 mod auth;

@@ -1,6 +1,7 @@
 //! Server configuration: a TOML file (`--config`), overridden by flags and environment variables.
 //! Every key has a default that gives a working single-machine server (SQLite and a local blob
-//! directory under the data directory). Where the values come from is `sources`.
+//! directory under the data directory). Where the values come from is `sources`. Uses nothing
+//! else of the server.
 
 pub mod sources;
 
