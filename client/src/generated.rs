@@ -1185,6 +1185,8 @@ Arguments:
 - `guid`
 - `expires`: Unix time after which the URL is refused.
 - `signature`: Hex HMAC-SHA256 over method, path and expiry.
+- `if_none_match`: `ETag`s the client holds (or `*`): when one is the droplet's, 304 and no body.
+- `if_range`: With `Range`, the `ETag` of the client's partial copy: when it is no longer the droplet's, the whole droplet is sent (200), never a slice of other bits.
 - `range`: A single byte range, `bytes=FIRST-LAST`, `bytes=FIRST-` or `bytes=-SUFFIX`, answered with 206; an unsatisfiable one gets 416.
 */
     pub async fn droplet_bits_signed<'a>(
@@ -1192,17 +1194,25 @@ Arguments:
         guid: &'a str,
         expires: i64,
         signature: &'a str,
+        if_none_match: Option<&'a str>,
+        if_range: Option<&'a str>,
         range: Option<&'a str>,
     ) -> Result<ResponseValue<ByteStream>, Error<types::Error>> {
         let url = format!(
             "{}/v3/droplets/{}/bits", self.baseurl, encode_path(& guid.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(4usize);
         header_map
             .append(
                 ::reqwest::header::HeaderName::from_static("api-version"),
                 ::reqwest::header::HeaderValue::from_static(Self::api_version()),
             );
+        if let Some(value) = if_none_match {
+            header_map.append("if-none-match", value.to_string().try_into()?);
+        }
+        if let Some(value) = if_range {
+            header_map.append("if-range", value.to_string().try_into()?);
+        }
         if let Some(value) = range {
             header_map.append("range", value.to_string().try_into()?);
         }
@@ -1233,32 +1243,101 @@ Arguments:
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
-    /**Download droplet bits
+    /**Download droplet bits through a signed URL: headers only
 
-Streams a `STAGED` droplet's gzip tarball with `Content-Length`, `ETag` (the quoted SHA-256) and `Accept-Ranges: bytes`. A single `Range` gets 206 with exactly that slice; one that does not overlap the droplet gets 416.
+What `GET` on the same signed URL answers, without the body; the URL's `GET` signature serves.
 
-When the blobstore hands out URLs (S3, or a local blobstore configured to redirect), the answer is 302 to a short-lived URL instead. Follow it without the `Authorization` header.
-
-Sends a `GET` request to `/v3/droplets/{guid}/download`
+Sends a `HEAD` request to `/v3/droplets/{guid}/bits`
 
 Arguments:
 - `guid`
+- `expires`: Unix time after which the URL is refused.
+- `signature`: Hex HMAC-SHA256 over method, path and expiry.
+- `if_none_match`: `ETag`s the client holds (or `*`): when one is the droplet's, 304 and no body.
+- `if_range`: With `Range`, the `ETag` of the client's partial copy: when it is no longer the droplet's, the whole droplet is sent (200), never a slice of other bits.
 - `range`: A single byte range, `bytes=FIRST-LAST`, `bytes=FIRST-` or `bytes=-SUFFIX`, answered with 206; an unsatisfiable one gets 416.
 */
-    pub async fn droplet_download<'a>(
+    pub async fn droplet_bits_signed_head<'a>(
         &'a self,
         guid: &'a str,
+        expires: i64,
+        signature: &'a str,
+        if_none_match: Option<&'a str>,
+        if_range: Option<&'a str>,
         range: Option<&'a str>,
-    ) -> Result<ResponseValue<ByteStream>, Error<types::Error>> {
+    ) -> Result<ResponseValue<()>, Error<types::Error>> {
         let url = format!(
-            "{}/v3/droplets/{}/download", self.baseurl, encode_path(& guid.to_string()),
+            "{}/v3/droplets/{}/bits", self.baseurl, encode_path(& guid.to_string()),
         );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(4usize);
         header_map
             .append(
                 ::reqwest::header::HeaderName::from_static("api-version"),
                 ::reqwest::header::HeaderValue::from_static(Self::api_version()),
             );
+        if let Some(value) = if_none_match {
+            header_map.append("if-none-match", value.to_string().try_into()?);
+        }
+        if let Some(value) = if_range {
+            header_map.append("if-range", value.to_string().try_into()?);
+        }
+        if let Some(value) = range {
+            header_map.append("range", value.to_string().try_into()?);
+        }
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .head(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("expires", &expires))
+            .query(&progenitor_client::QueryParam::new("signature", &signature))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "droplet_bits_signed_head",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => Ok(ResponseValue::empty(response)),
+            206u16 => Ok(ResponseValue::empty(response)),
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    #[doc = "Download droplet bits\n\nStreams a `STAGED` droplet's gzip tarball with `Content-Length`, `ETag` (the quoted SHA-256), `Repr-Digest` (RFC 9530: `sha-256=:<base64>:`, to verify the bits without another request), `Content-Disposition` (`droplet_<guid>.tgz`) and `Accept-Ranges: bytes`. A single `Range` gets 206 with exactly that slice, or the whole droplet if `If-Range` names another `ETag`; one that does not overlap the droplet gets 416 with `Content-Range: bytes */<size>`. `If-None-Match` with the droplet's `ETag` gets 304.\n\nWhen the blobstore hands out URLs (S3, or a local blobstore configured to redirect), the answer is 302 to a short-lived URL instead. Follow it without the `Authorization` header.\n\nSends a `GET` request to `/v3/droplets/{guid}/download`\n\nArguments:\n- `guid`\n- `if_none_match`: `ETag`s the client holds (or `*`): when one is the droplet's, 304 and no body.\n- `if_range`: With `Range`, the `ETag` of the client's partial copy: when it is no longer the droplet's, the whole droplet is sent (200), never a slice of other bits.\n- `range`: A single byte range, `bytes=FIRST-LAST`, `bytes=FIRST-` or `bytes=-SUFFIX`, answered with 206; an unsatisfiable one gets 416.\n"]
+    pub async fn droplet_download<'a>(
+        &'a self,
+        guid: &'a str,
+        if_none_match: Option<&'a str>,
+        if_range: Option<&'a str>,
+        range: Option<&'a str>,
+    ) -> Result<ResponseValue<ByteStream>, Error<types::Error>> {
+        let url = format!(
+            "{}/v3/droplets/{}/download", self.baseurl, encode_path(& guid.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(4usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        if let Some(value) = if_none_match {
+            header_map.append("if-none-match", value.to_string().try_into()?);
+        }
+        if let Some(value) = if_range {
+            header_map.append("if-range", value.to_string().try_into()?);
+        }
         if let Some(value) = range {
             header_map.append("range", value.to_string().try_into()?);
         }
@@ -1274,6 +1353,72 @@ Arguments:
         match response.status().as_u16() {
             200u16 => Ok(ResponseValue::stream(response)),
             206u16 => Ok(ResponseValue::stream(response)),
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Download droplet bits: headers only
+
+What `GET` on the same URL answers, without the body.
+
+Sends a `HEAD` request to `/v3/droplets/{guid}/download`
+
+Arguments:
+- `guid`
+- `if_none_match`: `ETag`s the client holds (or `*`): when one is the droplet's, 304 and no body.
+- `if_range`: With `Range`, the `ETag` of the client's partial copy: when it is no longer the droplet's, the whole droplet is sent (200), never a slice of other bits.
+- `range`: A single byte range, `bytes=FIRST-LAST`, `bytes=FIRST-` or `bytes=-SUFFIX`, answered with 206; an unsatisfiable one gets 416.
+*/
+    pub async fn droplet_download_head<'a>(
+        &'a self,
+        guid: &'a str,
+        if_none_match: Option<&'a str>,
+        if_range: Option<&'a str>,
+        range: Option<&'a str>,
+    ) -> Result<ResponseValue<()>, Error<types::Error>> {
+        let url = format!(
+            "{}/v3/droplets/{}/download", self.baseurl, encode_path(& guid.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(4usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        if let Some(value) = if_none_match {
+            header_map.append("if-none-match", value.to_string().try_into()?);
+        }
+        if let Some(value) = if_range {
+            header_map.append("if-range", value.to_string().try_into()?);
+        }
+        if let Some(value) = range {
+            header_map.append("range", value.to_string().try_into()?);
+        }
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .head(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "droplet_download_head",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => Ok(ResponseValue::empty(response)),
+            206u16 => Ok(ResponseValue::empty(response)),
             400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }

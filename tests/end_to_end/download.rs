@@ -78,7 +78,8 @@ async fn range_forms_not_served_get_the_whole_droplet() {
 async fn generated_client_downloads_a_range() {
     let server = TestServer::start();
     let (guid, bits) = staged_droplet(&server).await;
-    let stream = server.client().droplet_download(&guid, Some("bytes=-100")).await.unwrap();
+    let stream =
+        server.client().droplet_download(&guid, None, None, Some("bytes=-100")).await.unwrap();
     assert_eq!(stream.status(), 206);
     assert_eq!(collect(stream).await, bits[bits.len() - 100..]);
 }
@@ -154,7 +155,7 @@ async fn global_auditor_may_read_but_not_download() {
     let (guid, bits) = staged_droplet(&server).await;
     let auditor = server.client_with(&server.token(&[GLOBAL_AUDITOR]));
     auditor.droplet_get(&guid).await.expect("an auditor reads the droplet");
-    let result = auditor.droplet_download(&guid, None).await;
+    let result = auditor.droplet_download(&guid, None, None, None).await;
     assert_client_cf_error(result, 403, 10003, "CF-NotAuthorized");
 
     let read_only_admin = server.client_with(&server.token(&[ADMIN_READ_ONLY]));

@@ -13,6 +13,7 @@ mod delete;
 mod disk_full;
 mod docs;
 mod download;
+mod download_semantics;
 mod droplets;
 mod jobs;
 mod limits;

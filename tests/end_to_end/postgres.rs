@@ -46,6 +46,9 @@ on_postgres! {
         label_selectors,
         bad_parameters_are_400_naming_them,
     }
+    download_semantics {
+        download_has_the_http_semantics_of_a_file_server,
+    }
     metrics {
         metrics_count_exactly_a_known_workload,
     }

@@ -106,7 +106,7 @@ async fn generated_client_follows_the_redirect() {
     let server = redirecting_server(60);
     let (guid, bits, _) = staged_and_signed(&server).await;
     let client = server.client();
-    let stream = client.droplet_download(&guid, None).await.expect("redirect followed");
+    let stream = client.droplet_download(&guid, None, None, None).await.expect("redirect followed");
     assert_eq!(stream.status(), 200);
     assert_eq!(collect(stream).await, bits);
 

@@ -98,7 +98,7 @@ async fn generated_client_follows_the_redirect_to_the_store() {
     let env = OnS3::start();
     let (guid, bits) = env.staged().await;
     let client = env.server.client();
-    let stream = client.droplet_download(&guid, None).await.expect("redirect followed");
+    let stream = client.droplet_download(&guid, None, None, None).await.expect("redirect followed");
     assert_eq!(stream.status(), 200);
     assert_eq!(collect(stream).await, bits);
 
@@ -163,7 +163,7 @@ async fn copy_is_made_by_the_store() {
     assert_eq!(droplet["state"], "STAGED", "{droplet:#}");
     assert_eq!(droplet["checksum"]["value"], sha256_hex(&bits));
     assert_eq!(std::fs::read(env.object(&guid)).unwrap(), bits);
-    let stream = env.server.client().droplet_download(&guid, None).await.unwrap();
+    let stream = env.server.client().droplet_download(&guid, None, None, None).await.unwrap();
     assert_eq!(collect(stream).await, bits);
 }
 

@@ -133,7 +133,11 @@ impl Client {
         expected: &str,
     ) -> Result<Option<(ResponseValue<ByteStream>, Option<u64>)>, DownloadError> {
         let range = (*have > 0).then(|| format!("bytes={have}-"));
-        let response = match self.droplet_download(droplet_guid, range.as_deref()).await {
+        // The rest of these bits only: bits that changed come whole.
+        let if_range = range.as_ref().map(|_| format!("\"{expected}\""));
+        let response =
+            self.droplet_download(droplet_guid, None, if_range.as_deref(), range.as_deref());
+        let response = match response.await {
             Ok(response) => response,
             Err(error)
                 if *have > 0
@@ -144,7 +148,7 @@ impl Client {
                 }
                 *sha256 = Sha256::new();
                 *have = 0;
-                self.droplet_download(droplet_guid, None).await?
+                self.droplet_download(droplet_guid, None, None, None).await?
             }
             Err(error) => return Err(error.into()),
         };

@@ -21,7 +21,7 @@ mod upload_form;
 mod upload_response;
 
 pub use accepted::HttpResponseAcceptedEmpty;
-pub use bits_response::DropletBits;
+pub use bits_response::{DropletBits, Representation};
 pub use error::{CfError, ErrorItem};
 pub use health::Health;
 pub use json_body::{CfJson, MAX_JSON_BODY_BYTES};
@@ -169,9 +169,12 @@ pub trait DropletApi {
 
     /// Download droplet bits
     ///
-    /// Streams a `STAGED` droplet's gzip tarball with `Content-Length`, `ETag` (the quoted SHA-256)
-    /// and `Accept-Ranges: bytes`. A single `Range` gets 206 with exactly that slice; one that does
-    /// not overlap the droplet gets 416.
+    /// Streams a `STAGED` droplet's gzip tarball with `Content-Length`, `ETag` (the quoted SHA-256),
+    /// `Repr-Digest` (RFC 9530: `sha-256=:<base64>:`, to verify the bits without another request),
+    /// `Content-Disposition` (`droplet_<guid>.tgz`) and `Accept-Ranges: bytes`. A single `Range`
+    /// gets 206 with exactly that slice, or the whole droplet if `If-Range` names another `ETag`;
+    /// one that does not overlap the droplet gets 416 with `Content-Range: bytes */<size>`.
+    /// `If-None-Match` with the droplet's `ETag` gets 304.
     ///
     /// When the blobstore hands out URLs (S3, or a local blobstore configured to redirect), the
     /// answer is 302 to a short-lived URL instead. Follow it without the `Authorization` header.
@@ -181,6 +184,20 @@ pub trait DropletApi {
         tags = ["droplets"],
     }]
     async fn droplet_download(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<DropletPath>,
+        headers: Header<DownloadHeaders>,
+    ) -> Result<DropletBits, CfError>;
+
+    /// Download droplet bits: headers only
+    ///
+    /// What `GET` on the same URL answers, without the body.
+    #[endpoint {
+        method = HEAD,
+        path = "/v3/droplets/{guid}/download",
+        tags = ["droplets"],
+    }]
+    async fn droplet_download_head(
         rqctx: RequestContext<Self::Context>,
         path: Path<DropletPath>,
         headers: Header<DownloadHeaders>,
@@ -212,6 +229,22 @@ pub trait DropletApi {
         tags = ["droplets"],
     }]
     async fn droplet_bits_signed(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<DropletPath>,
+        query: Query<SignedUrlQuery>,
+        headers: Header<DownloadHeaders>,
+    ) -> Result<DropletBits, CfError>;
+
+    /// Download droplet bits through a signed URL: headers only
+    ///
+    /// What `GET` on the same signed URL answers, without the body; the URL's `GET` signature
+    /// serves.
+    #[endpoint {
+        method = HEAD,
+        path = "/v3/droplets/{guid}/bits",
+        tags = ["droplets"],
+    }]
+    async fn droplet_bits_signed_head(
         rqctx: RequestContext<Self::Context>,
         path: Path<DropletPath>,
         query: Query<SignedUrlQuery>,

@@ -8,10 +8,12 @@ use serde_json::{Value, json};
 const BEARER: &str = "bearer";
 
 /// Operations that carry their own authorization and take no bearer token.
-const UNAUTHENTICATED_OPERATIONS: &[&str] = &["droplet_bits_signed", "root_get", "v3_root_get"];
+const UNAUTHENTICATED_OPERATIONS: &[&str] =
+    &["droplet_bits_signed", "droplet_bits_signed_head", "root_get", "v3_root_get"];
 
-/// Operations that answer with the droplet's bits.
+/// Operations that answer with the droplet's bits, and those that answer with their headers.
 const BITS_OPERATIONS: &[&str] = &["droplet_download", "droplet_bits_signed"];
+const BITS_HEAD_OPERATIONS: &[&str] = &["droplet_download_head", "droplet_bits_signed_head"];
 
 pub fn openapi_document() -> Value {
     let description = crate::droplet_api_mod::stub_api_description()
@@ -22,7 +24,10 @@ pub fn openapi_document() -> Value {
     let mut document = definition.json().expect("the OpenAPI document serializes");
     add_bearer_security(&mut document);
     for operation in BITS_OPERATIONS {
-        describe_bits_responses(operation_mut(&mut document, operation));
+        describe_bits_responses(operation_mut(&mut document, operation), true);
+    }
+    for operation in BITS_HEAD_OPERATIONS {
+        describe_bits_responses(operation_mut(&mut document, operation), false);
     }
     describe_upload_responses(operation_mut(&mut document, "droplet_upload"));
     document
@@ -47,17 +52,26 @@ fn add_bearer_security(document: &mut Value) {
     operation_mut(document, "metrics_get")["security"] = json!([{}, { BEARER: [] }]);
 }
 
-fn describe_bits_responses(operation: &mut Value) {
+/// The responses of a download, with the body (`GET`) or without it (`HEAD`).
+fn describe_bits_responses(operation: &mut Value, with_body: bool) {
     let binary = json!({ "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } });
     let header =
         |description: &str| json!({ "description": description, "schema": { "type": "string" } });
     let length = json!({ "description": "Bytes in the body.", "schema": { "type": "integer", "format": "uint64" } });
     let etag = header("The quoted SHA-256 of the whole droplet.");
     let accept_ranges = header("`bytes`: a `Range` request is answered with 206.");
+    let digest = header("RFC 9530: `sha-256=:<base64 of the SHA-256>:` of the whole droplet.");
+    let disposition = header("`attachment; filename=\"droplet_<guid>.tgz\"`.");
     let responses = &mut operation["responses"];
     responses["200"] = json!({
         "description": "The droplet's gzip tarball.",
-        "headers": { "Content-Length": length, "ETag": etag, "Accept-Ranges": accept_ranges },
+        "headers": {
+            "Content-Length": length,
+            "ETag": etag,
+            "Accept-Ranges": accept_ranges,
+            "Repr-Digest": digest,
+            "Content-Disposition": disposition,
+        },
         "content": binary,
     });
     responses["206"] = json!({
@@ -67,9 +81,26 @@ fn describe_bits_responses(operation: &mut Value) {
             "Content-Range": header("`bytes FIRST-LAST/SIZE`."),
             "ETag": etag,
             "Accept-Ranges": accept_ranges,
+            "Repr-Digest": digest,
+            "Content-Disposition": disposition,
         },
         "content": binary,
     });
+    responses["304"] = json!({
+        "description": "`If-None-Match` named the droplet's `ETag`: the client's copy is current.",
+        "headers": { "ETag": etag },
+    });
+    responses["416"] = json!({
+        "description": "The `Range` does not overlap the droplet.",
+        "headers": { "Content-Range": header("`bytes */SIZE`: the droplet's size.") },
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } },
+    });
+    // Errors keep their documented body, as dropshot documents every error of a HEAD.
+    if !with_body {
+        for status in ["200", "206"] {
+            responses[status].as_object_mut().expect("a response").remove("content");
+        }
+    }
     responses["302"] = json!({
         "description": "The bits are at `Location`, a short-lived presigned or signed URL. \
             Follow it without the `Authorization` header.",

@@ -1,13 +1,18 @@
-//! `GET /v3/droplets/{guid}/download` and the signed-URL target it may redirect to: the bits
-//! streamed from the blobstore, whole or as one byte range.
+//! `GET` and `HEAD /v3/droplets/{guid}/download` and the signed-URL target it may redirect to: the
+//! bits streamed from the blobstore, whole or as one byte range (`range`), with the validators and
+//! conditions of a file server: `ETag`, `If-None-Match`, `If-Range`, `Repr-Digest`.
 
 use std::sync::Arc;
 
-use droplet_api::{CfError, DropletBits, DropletState, SignedUrlQuery};
+use base64::Engine;
+use droplet_api::{
+    CfError, DownloadHeaders, DropletBits, DropletState, Representation, SignedUrlQuery,
+};
 use futures::TryStreamExt;
 use http_body_util::StreamBody;
 use hyper::body::Frame;
 
+use super::range::{RangeRequest, parse_range};
 use crate::auth::signed_urls::SignatureError;
 use crate::auth::{Access, Caller};
 use crate::blobstore::{BlobError, droplet_key};
@@ -20,7 +25,8 @@ pub async fn download(
     ctx: &Arc<ServerContext>,
     guid: &str,
     caller: &Caller,
-    range: Option<&str>,
+    headers: &DownloadHeaders,
+    head: bool,
 ) -> Result<DropletBits, CfError> {
     let droplet = super::by_path(&ctx.store, guid).await?;
     caller.require(Access::Download)?;
@@ -36,7 +42,7 @@ pub async fn download(
     if ctx.config.blobstore.redirect_downloads {
         return Ok(DropletBits::Redirect { location: signed_url(ctx, &droplet) });
     }
-    serve(ctx, &droplet, range).await
+    serve(ctx, &droplet, headers, head).await
 }
 
 /// The bits through a signed URL: the signature stands in for the bearer token.
@@ -44,8 +50,10 @@ pub async fn signed(
     ctx: &Arc<ServerContext>,
     guid: &str,
     query: &SignedUrlQuery,
-    range: Option<&str>,
+    headers: &DownloadHeaders,
+    head: bool,
 ) -> Result<DropletBits, CfError> {
+    // Signed for GET; a HEAD of the same URL asks for less.
     let path = format!("/v3/droplets/{guid}/bits");
     match ctx.url_signer.verify("GET", &path, query.expires, &query.signature, now_secs()) {
         Ok(()) => {}
@@ -56,7 +64,7 @@ pub async fn signed(
     if droplet.state != DropletState::Staged {
         return Err(CfError::not_found("Droplet"));
     }
-    serve(ctx, &droplet, range).await
+    serve(ctx, &droplet, headers, head).await
 }
 
 fn signed_url(ctx: &ServerContext, droplet: &DropletRecord) -> String {
@@ -69,23 +77,53 @@ fn signed_url(ctx: &ServerContext, droplet: &DropletRecord) -> String {
 async fn serve(
     ctx: &ServerContext,
     droplet: &DropletRecord,
-    range: Option<&str>,
+    headers: &DownloadHeaders,
+    head: bool,
 ) -> Result<DropletBits, CfError> {
     // Every staged droplet records its size with its checksum.
     let size = droplet.blob_size.ok_or_else(|| {
         CfError::unknown().with_cause(format!("staged droplet {} has no size", droplet.guid))
     })?;
-    let etag = format!("\"{}\"", droplet.checksum_sha256.as_deref().unwrap_or_default());
+    let sha256 = droplet.checksum_sha256.as_deref().unwrap_or_default();
+    let etag = format!("\"{sha256}\"");
+    if headers.if_none_match.as_deref().is_some_and(|tags| names_etag(tags, &etag)) {
+        return Ok(DropletBits::NotModified { etag });
+    }
+    let representation = Representation {
+        repr_digest: repr_digest(sha256),
+        filename: format!("droplet_{}.tgz", droplet.guid),
+        etag,
+    };
+    // A slice only of the bits the client's partial copy has.
+    let range = match &headers.if_range {
+        Some(validator) if validator.trim() != representation.etag => None,
+        _ => headers.range.as_deref(),
+    };
     let (first, last) = match range.map(|header| parse_range(header, size)) {
         None | Some(RangeRequest::Ignored) => {
-            let body = body(ctx, droplet, 0, size).await?;
-            return Ok(DropletBits::Whole { body, size, etag });
+            let body = body(ctx, droplet, 0, if head { 0 } else { size }).await?;
+            return Ok(DropletBits::Whole { body, size, representation });
         }
-        Some(RangeRequest::Unsatisfiable) => return Err(CfError::range_not_satisfiable(size)),
+        Some(RangeRequest::Unsatisfiable) => {
+            let error = CfError::range_not_satisfiable(size);
+            return Ok(DropletBits::Unsatisfiable { size, error });
+        }
         Some(RangeRequest::Bytes { first, last }) => (first, last),
     };
-    let body = body(ctx, droplet, first, last + 1).await?;
-    Ok(DropletBits::Partial { body, first, last, size, etag })
+    let end = if head { first } else { last + 1 };
+    let body = body(ctx, droplet, first, end).await?;
+    Ok(DropletBits::Partial { body, first, last, size, representation })
+}
+
+/// Whether an `If-None-Match` value (`*`, or a list of entity tags, weak or strong) names `etag`.
+fn names_etag(tags: &str, etag: &str) -> bool {
+    tags.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
+}
+
+/// RFC 9530's `Repr-Digest` of a droplet, from its hex SHA-256.
+fn repr_digest(sha256_hex: &str) -> String {
+    let digest = hex::decode(sha256_hex).unwrap_or_default();
+    format!("sha-256=:{}:", base64::engine::general_purpose::STANDARD.encode(digest))
 }
 
 /// The blob's bytes `start..end` as a response body.
@@ -114,78 +152,4 @@ fn blob_failed(ctx: &ServerContext, droplet: &DropletRecord, error: BlobError) -
             "droplet" => %droplet.guid);
     }
     error.into()
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum RangeRequest {
-    /// Not a single byte range we answer with 206 (another unit, several ranges, bad syntax):
-    /// ignored, as RFC 9110 allows, and the whole blob is sent.
-    Ignored,
-    Unsatisfiable,
-    Bytes {
-        first: u64,
-        last: u64,
-    },
-}
-
-fn parse_range(header: &str, size: u64) -> RangeRequest {
-    let Some(spec) = header.trim().strip_prefix("bytes=") else {
-        return RangeRequest::Ignored;
-    };
-    if spec.contains(',') {
-        return RangeRequest::Ignored;
-    }
-    let Some((first, last)) = spec.trim().split_once('-') else {
-        return RangeRequest::Ignored;
-    };
-    let (first, last) = (first.trim(), last.trim());
-    let parse = |s: &str| s.parse::<u64>().ok();
-    if first.is_empty() {
-        // bytes=-N: the last N bytes.
-        return match parse(last) {
-            None => RangeRequest::Ignored,
-            Some(0) => RangeRequest::Unsatisfiable,
-            Some(_) if size == 0 => RangeRequest::Unsatisfiable,
-            Some(suffix) => {
-                RangeRequest::Bytes { first: size.saturating_sub(suffix), last: size - 1 }
-            }
-        };
-    }
-    let Some(first) = parse(first) else {
-        return RangeRequest::Ignored;
-    };
-    let last = match last.is_empty() {
-        true => u64::MAX,
-        false => match parse(last) {
-            Some(last) => last,
-            None => return RangeRequest::Ignored,
-        },
-    };
-    if last < first {
-        RangeRequest::Ignored
-    } else if first >= size {
-        RangeRequest::Unsatisfiable
-    } else {
-        RangeRequest::Bytes { first, last: last.min(size - 1) }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{RangeRequest::*, parse_range};
-
-    #[test]
-    fn byte_ranges() {
-        assert_eq!(parse_range("bytes=0-9", 100), Bytes { first: 0, last: 9 });
-        assert_eq!(parse_range("bytes=90-", 100), Bytes { first: 90, last: 99 });
-        assert_eq!(parse_range("bytes=90-500", 100), Bytes { first: 90, last: 99 });
-        assert_eq!(parse_range("bytes=-10", 100), Bytes { first: 90, last: 99 });
-        assert_eq!(parse_range("bytes=-500", 100), Bytes { first: 0, last: 99 });
-        assert_eq!(parse_range("bytes=100-", 100), Unsatisfiable);
-        assert_eq!(parse_range("bytes=-0", 100), Unsatisfiable);
-        assert_eq!(parse_range("bytes=5-1", 100), Ignored);
-        assert_eq!(parse_range("bytes=0-1,5-6", 100), Ignored);
-        assert_eq!(parse_range("items=0-1", 100), Ignored);
-        assert_eq!(parse_range("bytes=a-b", 100), Ignored);
-    }
 }

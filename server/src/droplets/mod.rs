@@ -10,6 +10,7 @@ pub mod delete;
 pub mod download;
 mod labels;
 pub mod listing;
+mod range;
 pub mod update;
 pub mod upload;
 

@@ -65,6 +65,30 @@ async fn metered<T: HttpResponse>(
     result
 }
 
+/// A download, with its body (`GET`) or only its headers (`HEAD`).
+async fn download(
+    rqctx: &Ctx,
+    path: Path<DropletPath>,
+    headers: Header<DownloadHeaders>,
+    head: bool,
+) -> Result<DropletBits, CfError> {
+    let caller = caller(rqctx).await?;
+    let guid = path.into_inner().guid;
+    download::download(rqctx.context(), &guid, &caller, &headers.into_inner(), head).await
+}
+
+/// A download through a signed URL, with its body or only its headers.
+async fn signed(
+    rqctx: &Ctx,
+    path: Path<DropletPath>,
+    query: Query<SignedUrlQuery>,
+    headers: Header<DownloadHeaders>,
+    head: bool,
+) -> Result<DropletBits, CfError> {
+    let (guid, query, headers) = (path.into_inner().guid, query.into_inner(), headers.into_inner());
+    download::signed(rqctx.context(), &guid, &query, &headers, head).await
+}
+
 impl DropletApi for DropletApiImpl {
     type Context = Arc<ServerContext>;
 
@@ -182,13 +206,15 @@ impl DropletApi for DropletApiImpl {
         path: Path<DropletPath>,
         headers: Header<DownloadHeaders>,
     ) -> Result<DropletBits, CfError> {
-        metered(&rqctx, async {
-            let ctx = rqctx.context();
-            let caller = caller(&rqctx).await?;
-            let range = headers.into_inner().range;
-            download::download(ctx, &path.into_inner().guid, &caller, range.as_deref()).await
-        })
-        .await
+        metered(&rqctx, download(&rqctx, path, headers, false)).await
+    }
+
+    async fn droplet_download_head(
+        rqctx: Ctx,
+        path: Path<DropletPath>,
+        headers: Header<DownloadHeaders>,
+    ) -> Result<DropletBits, CfError> {
+        metered(&rqctx, download(&rqctx, path, headers, true)).await
     }
 
     async fn job_get(rqctx: Ctx, path: Path<JobPath>) -> Result<HttpResponseOk<Job>, CfError> {
@@ -213,13 +239,16 @@ impl DropletApi for DropletApiImpl {
         query: Query<SignedUrlQuery>,
         headers: Header<DownloadHeaders>,
     ) -> Result<DropletBits, CfError> {
-        metered(&rqctx, async {
-            let range = headers.into_inner().range;
-            let query = query.into_inner();
-            download::signed(rqctx.context(), &path.into_inner().guid, &query, range.as_deref())
-                .await
-        })
-        .await
+        metered(&rqctx, signed(&rqctx, path, query, headers, false)).await
+    }
+
+    async fn droplet_bits_signed_head(
+        rqctx: Ctx,
+        path: Path<DropletPath>,
+        query: Query<SignedUrlQuery>,
+        headers: Header<DownloadHeaders>,
+    ) -> Result<DropletBits, CfError> {
+        metered(&rqctx, signed(&rqctx, path, query, headers, true)).await
     }
 
     async fn root_get(rqctx: Ctx) -> Result<HttpResponseOk<RootDocument>, CfError> {

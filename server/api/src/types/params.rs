@@ -34,6 +34,13 @@ pub struct DownloadHeaders {
     /// A single byte range, `bytes=FIRST-LAST`, `bytes=FIRST-` or `bytes=-SUFFIX`, answered with
     /// 206; an unsatisfiable one gets 416.
     pub range: Option<String>,
+    /// `ETag`s the client holds (or `*`): when one is the droplet's, 304 and no body.
+    #[serde(rename = "if-none-match")]
+    pub if_none_match: Option<String>,
+    /// With `Range`, the `ETag` of the client's partial copy: when it is no longer the
+    /// droplet's, the whole droplet is sent (200), never a slice of other bits.
+    #[serde(rename = "if-range")]
+    pub if_range: Option<String>,
 }
 
 /// Query of a signed blob URL, as produced by a 302 from a download.
