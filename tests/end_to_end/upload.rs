@@ -360,6 +360,10 @@ async fn assert_bits_rejected(bits: &[u8], reason: &str) {
     let error = &job.errors[0];
     assert_eq!((error.code, error.title.as_str()), (10008, "CF-UnprocessableEntity"));
     assert!(error.detail.contains(reason), "{error:?}");
+    // Readable text: nothing of the input echoed as raw bytes.
+    let readable = |c: char| (c.is_ascii_graphic() || c == ' ') && c != '\u{fffd}';
+    assert!(error.detail.chars().all(readable), "unreadable detail: {:?}", error.detail);
+    assert!(error.detail.len() <= 300, "a detail of {} bytes", error.detail.len());
 
     let droplet = server.droplet(&guid).await;
     assert_eq!(droplet.state, types::DropletState::Failed);
@@ -377,6 +381,18 @@ pub async fn random_bytes_fail_the_job() {
 async fn gzip_of_something_else_fails_the_job() {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     std::io::Write::write_all(&mut encoder, &random_bytes(64 * 1024)).unwrap();
+    assert_bits_rejected(&encoder.finish().unwrap(), "not a valid gzip-compressed tarball").await;
+}
+
+/// A tar header whose name and checksum are binary garbage: the tar reader's complaint quotes
+/// both, and the droplet's error must still be readable text.
+#[tokio::test]
+async fn a_tar_header_of_garbage_fails_with_a_readable_error() {
+    let mut archive = vec![0u8; 512 * 3];
+    archive[..100].copy_from_slice(&[0xfe; 100]);
+    archive[148..156].copy_from_slice(&[0xff, 0x1b, b'[', 0x80, 0x9f, 0xc3, 0x28, 0x07]);
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut encoder, &archive).unwrap();
     assert_bits_rejected(&encoder.finish().unwrap(), "not a valid gzip-compressed tarball").await;
 }
 

@@ -72,5 +72,39 @@ fn normalize(path: &str) -> &str {
 }
 
 fn not_a_tarball(error: std::io::Error) -> Rejection {
-    format!("the droplet is not a valid gzip-compressed tarball: {error}")
+    format!("the droplet is not a valid gzip-compressed tarball: {}", readable(&error.to_string()))
+}
+
+/// The longest a reason quoted from a reader may be.
+const MAX_REASON_CHARS: usize = 160;
+
+/// A reader's complaint as readable text: it may quote the input (a garbage file name or field),
+/// so anything but printable ASCII becomes `?` (a run of them one `?`), and it is cut short.
+fn readable(reason: &str) -> String {
+    let mut text = String::new();
+    for c in reason.chars() {
+        let c = if c.is_ascii_graphic() || c == ' ' { c } else { '?' };
+        if !(c == '?' && text.ends_with('?')) {
+            text.push(c);
+        }
+    }
+    if text.chars().count() > MAX_REASON_CHARS {
+        text = text.chars().take(MAX_REASON_CHARS).collect::<String>() + "...";
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable;
+
+    #[test]
+    fn reasons_are_readable() {
+        assert_eq!(
+            readable("bad field \u{1b}[\u{fffd}\u{fffd}( for \u{7}x"),
+            "bad field ?[?( for ?x"
+        );
+        assert_eq!(readable(&"a".repeat(500)).len(), 163);
+        assert_eq!(readable("checksum mismatch"), "checksum mismatch");
+    }
 }
