@@ -96,7 +96,19 @@ pub mod types {
     pub struct DropletRelationships {
         pub app: ToOneRelationship,
     }
-    ///Where a droplet is in its life.
+    /**Where a droplet is in its life:
+
+- `AWAITING_UPLOAD`: created; waiting for its bits.
+
+- `PROCESSING_UPLOAD`: bits received; the upload job is storing and checking them.
+
+- `STAGED`: bits stored and checksummed; the droplet can be downloaded.
+
+- `FAILED`: the upload or copy failed; `error` says why.
+
+- `COPYING`: being copied from another droplet.
+
+- `EXPIRED`: the reference's state for a droplet whose bits its retention removed; this server removes no droplet's bits by itself, so it never reports it.*/
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -110,22 +122,16 @@ pub mod types {
         PartialOrd
     )]
     pub enum DropletState {
-        ///Created; waiting for its bits.
         #[serde(rename = "AWAITING_UPLOAD")]
         AwaitingUpload,
-        ///Bits received; the upload job is storing and checking them.
         #[serde(rename = "PROCESSING_UPLOAD")]
         ProcessingUpload,
-        ///Bits stored and checksummed; the droplet can be downloaded.
         #[serde(rename = "STAGED")]
         Staged,
-        ///The upload or copy failed; `error` says why.
         #[serde(rename = "FAILED")]
         Failed,
-        ///Being copied from another droplet.
         #[serde(rename = "COPYING")]
         Copying,
-        ///The reference's state for a droplet whose bits its retention removed; this server removes no droplet's bits by itself, so it never reports it.
         #[serde(rename = "EXPIRED")]
         Expired,
     }

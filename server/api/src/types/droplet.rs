@@ -8,22 +8,30 @@ use uuid::Uuid;
 
 use super::shared::{Link, Timestamp};
 
-/// Where a droplet is in its life.
+/// Where a droplet is in its life:
+///
+/// - `AWAITING_UPLOAD`: created; waiting for its bits.
+///
+/// - `PROCESSING_UPLOAD`: bits received; the upload job is storing and checking them.
+///
+/// - `STAGED`: bits stored and checksummed; the droplet can be downloaded.
+///
+/// - `FAILED`: the upload or copy failed; `error` says why.
+///
+/// - `COPYING`: being copied from another droplet.
+///
+/// - `EXPIRED`: the reference's state for a droplet whose bits its retention removed; this
+///   server removes no droplet's bits by itself, so it never reports it.
+// The states are described above, not one by one: a described variant would make each its own
+// `oneOf` branch in the document, and generators of other languages a type per state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DropletState {
-    /// Created; waiting for its bits.
     AwaitingUpload,
-    /// Bits received; the upload job is storing and checking them.
     ProcessingUpload,
-    /// Bits stored and checksummed; the droplet can be downloaded.
     Staged,
-    /// The upload or copy failed; `error` says why.
     Failed,
-    /// Being copied from another droplet.
     Copying,
-    /// The reference's state for a droplet whose bits its retention removed; this server
-    /// removes no droplet's bits by itself, so it never reports it.
     Expired,
 }
 
