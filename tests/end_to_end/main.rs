@@ -15,6 +15,7 @@ mod docs;
 mod download;
 mod download_semantics;
 mod droplets;
+mod invalid_bits;
 mod jobs;
 mod limits;
 mod listing;

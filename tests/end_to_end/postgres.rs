@@ -25,6 +25,8 @@ on_postgres! {
         unknown_form_field_after_the_bits_is_422,
         second_upload_is_422_and_keeps_the_first_bits,
         failed_droplet_takes_no_second_upload,
+    }
+    invalid_bits {
         random_bytes_fail_the_job,
         truncated_tarball_fails_the_job,
     }
