@@ -8,13 +8,8 @@ use serde_json::{Value, json};
 const BEARER: &str = "bearer";
 
 /// Operations that carry their own authorization and take no bearer token.
-const UNAUTHENTICATED_OPERATIONS: &[&str] = &[
-    "droplet_bits_signed",
-    "droplet_bits_signed_head",
-    "root_get",
-    "v3_root_get",
-    "health_get",
-];
+const UNAUTHENTICATED_OPERATIONS: &[&str] =
+    &["droplet_bits_signed", "droplet_bits_signed_head", "root_get", "v3_root_get", "health_get"];
 
 /// Operations that answer with the droplet's bits, and those that answer with their headers.
 const BITS_OPERATIONS: &[&str] = &["droplet_download", "droplet_bits_signed"];
