@@ -22,7 +22,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 use crate::auth::{Access, Caller};
-use crate::blobstore::droplet_key;
+use crate::blobstore::{BlobWriter, droplet_key};
 use crate::context::ServerContext;
 use crate::store::records::{DropletRecord, JobRecord, UPLOAD_OPERATION};
 use crate::time::now_secs;
@@ -106,12 +106,22 @@ async fn receive_form(
             return Err(error);
         }
     };
-    let received = stream_bits(ctx, &droplet, &claim, bits, early_resources, reader).await;
+    let blob = match ctx.blobs.create(&droplet_key(droplet.guid)).await {
+        Ok(blob) => blob,
+        Err(error) => {
+            claim.release().await;
+            return Err(error.into());
+        }
+    };
+    let received = stream_bits(ctx, &droplet, &claim, blob, bits, early_resources, reader).await;
     let received = match received {
         Ok(received) => received,
-        Err(error) => {
-            // Released before answering, so that a client retrying at once finds the droplet free.
+        Err((error, blob)) => {
+            // Released before answering, so that a client retrying at once finds the droplet
+            // free, and before the partial blob goes (dropping the writer), so that whoever sees
+            // it gone finds the droplet free too.
             claim.release().await;
+            drop(blob);
             return Err(error);
         }
     };
@@ -127,34 +137,41 @@ async fn receive_form(
     Ok((droplet, job))
 }
 
-/// Streams the bits part to the digests, the inspection and a new blob; then reads the rest of
-/// the form.
+/// Streams the bits part to the digests, the inspection and `blob`; then reads the rest of the
+/// form. On failure the writer comes back with the error, for the caller to drop in its time.
 async fn stream_bits(
     ctx: &Arc<ServerContext>,
     droplet: &DropletRecord,
     claim: &UploadClaim,
+    mut blob: Box<dyn BlobWriter>,
     mut bits: form::BitsField,
     early_resources: Option<Vec<UploadResource>>,
     reader: &mut UploadFormReader,
-) -> Result<job::ReceivedBits, CfError> {
+) -> Result<job::ReceivedBits, (CfError, Box<dyn BlobWriter>)> {
     let resources_known = early_resources.clone().unwrap_or_default();
     let mut sha256 = Sink::spawn(digest::<Sha256>);
     let mut sha1 = Sink::spawn(digest::<Sha1>);
     let mut inspection = Sink::spawn(move |bits| inspect::inspect(bits, &resources_known));
-    let mut blob = ctx.blobs.create(&droplet_key(droplet.guid)).await?;
-    // Recorded with the claim, so that if this process dies, whichever replica finds the claim
-    // lapsed discards the write (dropping the writer does so while this process lives).
-    if !ctx.store.record_pending_blob(droplet.guid, claim.id(), &blob.pending()).await? {
-        return Err(only_once());
+    let streamed = async {
+        // Recorded with the claim, so that if this process dies, whichever replica finds the
+        // claim lapsed discards the write (dropping the writer does so while this process lives).
+        if !ctx.store.record_pending_blob(droplet.guid, claim.id(), &blob.pending()).await? {
+            return Err(only_once());
+        }
+        while let Some(chunk) = bits.next_chunk(reader).await? {
+            sha256.send(chunk.clone()).await;
+            sha1.send(chunk.clone()).await;
+            inspection.send(chunk.clone()).await;
+            blob.write(chunk).await?;
+        }
+        reader.read_after_bits(bits, early_resources.is_some()).await
+    };
+    match streamed.await {
+        Ok(late_resources) => {
+            Ok(job::ReceivedBits { sha256, sha1, inspection, blob, late_resources })
+        }
+        Err(error) => Err((error, blob)),
     }
-    while let Some(chunk) = bits.next_chunk(reader).await? {
-        sha256.send(chunk.clone()).await;
-        sha1.send(chunk.clone()).await;
-        inspection.send(chunk.clone()).await;
-        blob.write(chunk).await?;
-    }
-    let late_resources = reader.read_after_bits(bits, early_resources.is_some()).await?;
-    Ok(job::ReceivedBits { sha256, sha1, inspection, blob, late_resources })
 }
 
 /// Digests everything sent to the sink; returns the lowercase hex digest and the byte count.
