@@ -213,20 +213,31 @@ pub async fn filters_combine() {
         BTreeSet::new()
     );
 
-    // Timestamps: the two batches are a second or more apart.
-    let t_a = a1["created_at"].as_str().unwrap().to_owned();
-    let t_b = b1["created_at"].as_str().unwrap().to_owned();
+    // Timestamps: the two batches are a second or more apart. Within a batch the two may still
+    // fall in different seconds, so what each filter should find is read off their timestamps.
+    let all = [&a1, &a2, &b1, &b2];
+    let created = |d: &Value| d["created_at"].as_str().unwrap().to_owned();
+    let created_where = |keep: &dyn Fn(&str) -> bool| {
+        let matching: Vec<&Value> = all.iter().copied().filter(|d| keep(&created(d))).collect();
+        set(&matching)
+    };
+    let (t_a, t_b) = (created(&a1), created(&b1));
     assert_ne!(t_a, t_b);
-    let both = set(&[&a1, &a2, &b1, &b2]);
-    assert_eq!(listed(&server, &format!("created_ats={t_a}")).await, set(&[&a1, &a2]));
-    assert_eq!(listed(&server, &format!("created_ats={t_a},{t_b}")).await, both);
-    assert_eq!(listed(&server, &format!("created_ats%5Blt%5D={t_b}")).await, set(&[&a1, &a2]));
-    assert_eq!(listed(&server, &format!("created_ats[lte]={t_b}")).await, both);
-    assert_eq!(listed(&server, &format!("created_ats[gt]={t_a}")).await, set(&[&b1, &b2]));
+    let both = set(&all);
+    let at = |t: &str| created_where(&|c| c == t);
+    assert_eq!(listed(&server, &format!("created_ats={t_a}")).await, at(&t_a));
+    let at_either = created_where(&|c| c == t_a || c == t_b);
+    assert_eq!(listed(&server, &format!("created_ats={t_a},{t_b}")).await, at_either);
+    let before_b = created_where(&|c| c < t_b.as_str());
+    assert_eq!(listed(&server, &format!("created_ats%5Blt%5D={t_b}")).await, before_b);
+    let until_b = created_where(&|c| c <= t_b.as_str());
+    assert_eq!(listed(&server, &format!("created_ats[lte]={t_b}")).await, until_b);
+    let after_a = created_where(&|c| c > t_a.as_str());
+    assert_eq!(listed(&server, &format!("created_ats[gt]={t_a}")).await, after_a);
     assert_eq!(listed(&server, &format!("created_ats[gte]={t_a}")).await, both);
     assert_eq!(
         listed(&server, &format!("created_ats[gte]={t_a}&created_ats[lt]={t_b}")).await,
-        set(&[&a1, &a2])
+        before_b
     );
     let staged_at = server.droplet_json(staged).await["updated_at"].as_str().unwrap().to_owned();
     assert!(listed(&server, &format!("updated_ats[gte]={staged_at}")).await.contains(staged));
@@ -234,7 +245,7 @@ pub async fn filters_combine() {
         listed(&server, &format!("updated_ats[gte]={staged_at}&states=STAGED")).await,
         set(&[&b2])
     );
-    assert_eq!(listed(&server, &format!("updated_ats={t_a}")).await, set(&[&a1, &a2]));
+    assert_eq!(listed(&server, &format!("updated_ats={t_a}")).await, at(&t_a));
 
     // The typed client sends the same filters.
     let page = server
