@@ -48,21 +48,28 @@ impl RunningServer {
         self.server.close().await.map_err(|e| anyhow::anyhow!(e))
     }
 
-    /// Stops accepting connections and lets the requests in flight finish for up to `grace`;
-    /// then cuts the uploads still streaming, and waits for the jobs.
+    /// Stops accepting connections and lets the requests in flight, then the jobs, finish
+    /// within `grace`; uploads still streaming then are cut, and jobs still running are left to
+    /// recovery (their leases lapse, and the next process settles them).
     pub async fn shutdown(self, grace: Duration) -> anyhow::Result<()> {
         let ctx = self.context().clone();
-        let deadline = tokio::spawn({
+        let deadline = tokio::time::Instant::now() + grace;
+        let cut = tokio::spawn({
             let ctx = ctx.clone();
             async move {
-                tokio::time::sleep(grace).await;
+                tokio::time::sleep_until(deadline).await;
                 slog::warn!(ctx.log, "shutdown grace period over: cutting uploads in flight");
                 ctx.grace.end();
             }
         });
         let closed = self.close().await;
-        deadline.abort();
-        ctx.jobs.wait().await;
+        cut.abort();
+        if tokio::time::timeout_at(deadline, ctx.jobs.wait()).await.is_err() {
+            slog::warn!(
+                ctx.log,
+                "shutdown grace period over: jobs still running are left to recovery"
+            );
+        }
         closed
     }
 }

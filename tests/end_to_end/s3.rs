@@ -250,3 +250,22 @@ fn a_copy_and_a_delete_started_before_sigterm_finish() {
         });
     });
 }
+
+/// A job that outlives the grace period does not hold the process: a delete retrying against a
+/// store that went away is left to recovery at the deadline, and the server exits.
+#[tokio::test]
+async fn a_job_still_running_at_the_deadline_is_left_to_recovery() {
+    let dir = tempfile::Builder::new().prefix("droplet-s3-").tempdir().expect("temp dir");
+    let mut s3 = S3Server::start(dir.path());
+    let config = format!("shutdown_grace_secs = 1\n{}", s3.blobstore_toml());
+    let mut server = TestServer::start_with_config(&config);
+    let (guid, _) = crate::copy::staged(&server).await;
+    s3.stop();
+    let delete = server.request(reqwest::Method::DELETE, &format!("/v3/droplets/{guid}"));
+    assert_eq!(delete.send().await.unwrap().status(), 202);
+    // The delete now retries for many seconds against the store that is gone.
+    server.sigterm();
+    assert!(server.wait_for_exit(std::time::Duration::from_secs(30)), "no exit");
+    let log = server.log();
+    assert!(log.contains("jobs still running are left to recovery"), "{log}");
+}
