@@ -1,5 +1,5 @@
 //! Token verification keys from a real UAA: the issuer from its OpenID configuration, the keys from
-//! its `/token_keys`. What a token must satisfy stays in `tokens.rs`; this only fetches key material.
+//! its `/token_keys`. What a token must satisfy stays in `tokens.rs`; this only fetches keys.
 
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
-//! `POST /v3/droplets` (without `source_guid`, which is a `copy`): a new droplet, `AWAITING_UPLOAD`,
-//! checked as the reference's `DropletCreateMessage` does.
+//! `POST /v3/droplets` (without `source_guid`, which is a `copy`): a new droplet,
+//! `AWAITING_UPLOAD`, checked as the reference's `DropletCreateMessage` does.
 
 use droplet_api::{CfError, DropletCreate, DropletState};
 use uuid::Uuid;

@@ -19,19 +19,6 @@ const ALLOWED: &[&str] = &[
     "states",
     "label_selector",
 ];
-/// An app's droplets: the app is in the path, and `current` asks for its current droplet.
-const ALLOWED_FOR_APP: &[&str] = &[
-    "page",
-    "per_page",
-    "order_by",
-    "created_ats",
-    "updated_ats",
-    "guids",
-    "states",
-    "label_selector",
-    "current",
-];
-
 /// Which droplets a list is of.
 #[derive(Clone, Copy)]
 pub enum ListScope<'a> {
@@ -200,9 +187,13 @@ pub fn parse_label_selector(selector: &str) -> Result<Vec<LabelRequirement>, Str
 
 /// Validates every query parameter; all problems are reported together in one 400.
 pub fn parse(pairs: &[(String, String)], scope: ListScope<'_>) -> Result<ListRequest, CfError> {
-    let (allowed, path) = match scope {
-        ListScope::All => (ALLOWED, "/v3/droplets".to_owned()),
-        ListScope::App(app) => (ALLOWED_FOR_APP, format!("/v3/apps/{}/droplets", encode(app))),
+    // An app's droplets: the app is in the path, and `current` asks for its current droplet.
+    let (allowed, path): (Vec<&str>, _) = match scope {
+        ListScope::All => (ALLOWED.to_vec(), "/v3/droplets".to_owned()),
+        ListScope::App(app) => {
+            let allowed = ALLOWED.iter().copied().filter(|name| *name != "app_guids");
+            (allowed.chain(["current"]).collect(), format!("/v3/apps/{}/droplets", encode(app)))
+        }
     };
     let mut errors = Vec::new();
     let mut query = DropletListQuery::default();

@@ -3,9 +3,10 @@
 //! blobstore, each on a thread of its own. Nothing holds the droplet in memory.
 //!
 //! While the body streams in, the droplet stays `AWAITING_UPLOAD` under a lapsing upload claim
-//! (`claim`), so that an upload that never completes leaves nothing behind. Once the body is complete the droplet moves to `PROCESSING_UPLOAD` with a
-//! `droplet.upload` job, the client gets its 202, and the job waits for the digests and the
-//! inspection, commits the blob and stages the droplet.
+//! (`claim`), so that an upload that never completes leaves nothing behind. Once the body is
+//! complete the droplet moves to `PROCESSING_UPLOAD` with a `droplet.upload` job, the client gets
+//! its 202, and the job waits for the digests and the inspection, commits the blob and stages the
+//! droplet.
 
 mod claim;
 mod form;
