@@ -2,11 +2,13 @@
 
 use crate::generated::{Client, types};
 #[allow(unused_imports)]
-use progenitor_client::{ClientInfo, Error, ResponseValue, encode_path};
+use progenitor_client::{
+    ClientHooks, ClientInfo, Error, OperationInfo, ResponseValue, encode_path,
+};
 ///The `multipart/form-data` form of [`Client::droplet_upload`].
 pub struct DropletUploadForm {
     ///The droplet: a gzip-compressed tarball, with a file name ending in `.tgz` or `.tar.gz`.
-    pub bits: crate::extras::FilePart,
+    pub bits: crate::extras::file_part::FilePart,
     ///Optional: files the tarball must contain with that size and SHA-1, sent as a JSON array (`[{"path", "size_in_bytes", "checksum": {"value"}}]`). The job fails the droplet otherwise.
     pub resources: ::std::option::Option<::std::vec::Vec<types::UploadResource>>,
 }
@@ -41,7 +43,7 @@ impl Client {
                         .map_err(|e| Error::InvalidRequest(e.to_string()))?,
                 );
         }
-        let request = self
+        let mut request = self
             .client()
             .post(url)
             .header(
@@ -51,11 +53,13 @@ impl Client {
             .header("api-version", <Client as ClientInfo<()>>::api_version())
             .multipart(multipart)
             .build()?;
-        let response = self
-            .client()
-            .execute(request)
-            .await
-            .map_err(Error::CommunicationError)?;
+        let info = OperationInfo {
+            operation_id: "droplet_upload",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
         match response.status().as_u16() {
             202u16 => ResponseValue::from_response(response).await,
             400u16..=599u16 => {

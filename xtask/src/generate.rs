@@ -70,3 +70,39 @@ fn rust_file(tokens: proc_macro2::TokenStream) -> anyhow::Result<String> {
     let file = syn::parse2::<syn::File>(tokens).context("generated code parses")?;
     Ok(format!("{HEADER}{}", prettyplease::unparse(&file)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::generated_files;
+
+    /// The calls every progenitor operation makes around sending its request.
+    const HOOKS: [&str; 3] = [
+        "self.pre(&mut request, &info).await?;",
+        "let result = self.exec(request, &info).await;",
+        "self.post(&result, &info).await?;",
+    ];
+
+    /// Each operation of a generated file, from its `pub async fn` to the next one.
+    fn operations(code: &str) -> Vec<&str> {
+        code.split("pub async fn ").skip(1).collect()
+    }
+
+    #[test]
+    fn multipart_operations_go_through_the_hooks_like_progenitors() {
+        let files = generated_files().expect("generating");
+        let file = |path: &str| {
+            let file = files.iter().find(|f| f.path.to_str() == Some(path));
+            file.expect("generated").contents.clone()
+        };
+        let progenitor = file("client/src/generated.rs");
+        let ours = file("client/src/generated_multipart.rs");
+        assert!(!operations(&ours).is_empty());
+        for operation in operations(&progenitor).into_iter().chain(operations(&ours)) {
+            let name = operation.split('<').next().unwrap_or_default();
+            for hook in HOOKS {
+                assert!(operation.contains(hook), "{name} does not call `{hook}`");
+            }
+            assert!(!operation.contains(".execute("), "{name} sends its request around the hooks");
+        }
+    }
+}

@@ -1,12 +1,15 @@
 //! Client methods for the `multipart/form-data` operations of the document, which progenitor 0.15
 //! cannot generate. Generated from the same document, in progenitor's style (same `Client`,
-//! `ResponseValue` and `Error` types), so that `cargo xtask check` covers them like the rest.
+//! `ResponseValue` and `Error` types, and the same `ClientHooks` around sending the request), so
+//! that they behave like the generated operations and `cargo xtask check` covers them like the
+//! rest.
 //!
 //! Form fields map to Rust types by their schema: a binary string is a streamed file part
-//! (`crate::extras::FilePart`), a string a text part, and a reference to a component schema (or an
-//! array of them) a JSON part, the OpenAPI default for structured multipart fields. The generated
-//! code names each item by the module that defines it (`crate::generated`, `crate::extras`), not
-//! by the crate root's re-exports, so that it does not depend on the root that includes it.
+//! (`crate::extras::file_part::FilePart`), a string a text part, and a reference to a component
+//! schema (or an array of them) a JSON part, the OpenAPI default for structured multipart fields.
+//! The generated code names each item by the file that defines it (`crate::generated`,
+//! `crate::extras::file_part`), not by re-exports, so that it depends on no file that may depend
+//! on it (the extras' upload helper uses the generated form).
 
 use anyhow::{Context, bail};
 use proc_macro2::TokenStream;
@@ -38,7 +41,7 @@ pub fn take_operations(document: &mut Value) -> anyhow::Result<TokenStream> {
     Ok(quote! {
         use crate::generated::{Client, types};
         #[allow(unused_imports)]
-        use progenitor_client::{ClientInfo, Error, ResponseValue, encode_path};
+        use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo, ResponseValue, encode_path};
         #(#methods)*
     })
 }
@@ -122,7 +125,9 @@ fn method_tokens(
         let docs = doc_lines(schema["description"].as_str().unwrap_or_default());
         let is_required = required.contains(&field.as_str());
         let (ty, to_part) = match field_kind(schema)? {
-            FieldKind::File => (quote! { crate::extras::FilePart }, quote! { value.into_part() }),
+            FieldKind::File => {
+                (quote! { crate::extras::file_part::FilePart }, quote! { value.into_part() })
+            }
             FieldKind::Text => {
                 (quote! { ::std::string::String }, quote! { reqwest::multipart::Part::text(value) })
             }
@@ -193,14 +198,19 @@ fn method_tokens(
                 let url = format!(#url_format, self.baseurl(), #(#url_args),*);
                 let mut multipart = reqwest::multipart::Form::new();
                 #(#parts)*
-                let request = self
+                let mut request = self
                     .client()
                     .#http_method(url)
                     .header(reqwest::header::ACCEPT, reqwest::header::HeaderValue::from_static("application/json"))
                     .header("api-version", <Client as ClientInfo<()>>::api_version())
                     .multipart(multipart)
                     .build()?;
-                let response = self.client().execute(request).await.map_err(Error::CommunicationError)?;
+                // The hooks every progenitor operation goes through (`ClientHooks`).
+                let info = OperationInfo { operation_id: #operation_id };
+                self.pre(&mut request, &info).await?;
+                let result = self.exec(request, &info).await;
+                self.post(&result, &info).await?;
+                let response = result?;
                 match response.status().as_u16() {
                     #success_code => ResponseValue::from_response(response).await,
                     400u16..=599u16 => Err(Error::ErrorResponse(ResponseValue::from_response(response).await?)),

@@ -1,7 +1,8 @@
 //! Hand-written additions to the generated client.
 
 mod download;
-mod file_part;
+// The generated upload form names its file part by this module.
+pub(crate) mod file_part;
 mod jobs;
 mod transfer;
 
