@@ -94,7 +94,7 @@ pub async fn hundred_mib_round_trip(server: &TestServer) {
     let after_upload = peak_rss_kib(server.pid());
 
     let download_path = server.scratch().join("copy.tgz");
-    let report = client.download_to_file(&guid, &download_path).await.unwrap();
+    let report = client.download_to_file(guid.parse().unwrap(), &download_path).await.unwrap();
     assert_eq!((report.bytes, report.sha256.as_str()), (size, sha256.as_str()));
     assert_eq!(std::fs::metadata(&download_path).unwrap().len(), size);
 

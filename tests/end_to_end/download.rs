@@ -2,7 +2,7 @@
 //! reference's order.
 
 use crate::common::*;
-use droplet_client::DownloadError;
+use droplet_client::ClientError;
 
 /// A staged droplet; returns its guid and bits.
 async fn staged_droplet(server: &TestServer) -> (String, Vec<u8>) {
@@ -160,7 +160,7 @@ async fn global_auditor_may_read_but_not_download() {
 
     let read_only_admin = server.client_with(&server.token(&[ADMIN_READ_ONLY]));
     let path = server.scratch().join("copy.tgz");
-    read_only_admin.download_to_file(&guid, &path).await.unwrap();
+    read_only_admin.download_to_file(guid.parse().unwrap(), &path).await.unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), bits);
 }
 
@@ -169,7 +169,7 @@ pub async fn download_to_file_verifies_the_sha256() {
     let server = TestServer::start();
     let (guid, bits) = staged_droplet(&server).await;
     let path = server.scratch().join("droplet.tgz");
-    let report = server.client().download_to_file(&guid, &path).await.unwrap();
+    let report = server.client().download_to_file(guid.parse().unwrap(), &path).await.unwrap();
     assert_eq!((report.bytes, report.sha256.as_str()), (bits.len() as u64, &*sha256_hex(&bits)));
     assert_eq!(std::fs::read(&path).unwrap(), bits);
 
@@ -178,8 +178,8 @@ pub async fn download_to_file_verifies_the_sha256() {
     corrupted[1000] ^= 0xff;
     std::fs::write(server.blob_path(&guid), &corrupted).unwrap();
     let path = server.scratch().join("corrupted.tgz");
-    match server.client().download_to_file(&guid, &path).await {
-        Err(DownloadError::ChecksumMismatch { expected, actual }) => {
+    match server.client().download_to_file(guid.parse().unwrap(), &path).await {
+        Err(ClientError::DownloadChecksumMismatch { expected, actual }) => {
             assert_eq!(expected, sha256_hex(&bits));
             assert_eq!(actual, sha256_hex(&corrupted));
         }

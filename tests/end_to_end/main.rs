@@ -7,6 +7,7 @@ mod fake_uaa;
 mod app_droplets;
 mod big;
 mod cli;
+mod client_extras;
 mod compat;
 mod copy;
 mod delete;

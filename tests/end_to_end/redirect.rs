@@ -111,6 +111,6 @@ async fn generated_client_follows_the_redirect() {
     assert_eq!(collect(stream).await, bits);
 
     let path = server.scratch().join("droplet.tgz");
-    client.download_to_file(&guid, &path).await.unwrap();
+    client.download_to_file(guid.parse().unwrap(), &path).await.unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), bits);
 }

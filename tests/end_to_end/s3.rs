@@ -103,7 +103,7 @@ async fn generated_client_follows_the_redirect_to_the_store() {
     assert_eq!(collect(stream).await, bits);
 
     let path = env.server.scratch().join("droplet.tgz");
-    let report = client.download_to_file(&guid, &path).await.unwrap();
+    let report = client.download_to_file(guid.parse().unwrap(), &path).await.unwrap();
     assert_eq!(report.sha256, sha256_hex(&bits));
     assert_eq!(std::fs::read(&path).unwrap(), bits);
 }

@@ -5,13 +5,15 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use uuid::Uuid;
 
+use crate::types::DropletState;
+
 #[derive(Parser)]
 #[command(name = "droplet", version, about = "Cloud Foundry droplet bits from the command line")]
 pub struct Cli {
     /// Base URL of the droplet bits API, e.g. http://127.0.0.1:8080.
     #[arg(long, env = "DROPLET_API", global = true)]
     pub api: Option<String>,
-    /// UAA bearer token (without the `bearer ` prefix).
+    /// UAA access token, alone or as `cf oauth-token` prints it (`bearer eyJ...`).
     #[arg(long, env = "DROPLET_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
     /// Print the resource as JSON instead of a summary.
@@ -30,56 +32,69 @@ pub enum Command {
         app: Uuid,
     },
     /// Upload a droplet's gzip tarball, wait for the job, print the staged droplet.
-    Upload { guid: String, file: PathBuf },
+    /// Verifies that the droplet was staged with the SHA-256 of the bits sent.
+    Upload { guid: Uuid, file: PathBuf },
     /// Download a droplet's bits and verify their SHA-256; resumes from `FILE.part`.
     Download {
-        guid: String,
+        guid: Uuid,
         /// Where to write the bits [default: GUID.tgz].
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
     /// Show a droplet.
-    Get { guid: String },
+    Get { guid: Uuid },
     /// List droplets.
     List(ListArgs),
     /// Delete a droplet and its bits; waits for the job unless --no-wait.
     Delete {
-        guid: String,
+        guid: Uuid,
         /// Print the job's guid and return at once.
         #[arg(long)]
         no_wait: bool,
     },
     /// Copy a staged droplet to an app and wait until its bits are copied.
     Copy {
-        source_guid: String,
+        source_guid: Uuid,
         /// The app the copy is for.
         #[arg(long)]
         app: Uuid,
     },
     /// Show a job; with --wait, once it is COMPLETE or FAILED.
     Job {
-        guid: String,
+        guid: Uuid,
         #[arg(long)]
         wait: bool,
     },
 }
 
-/// The list filters, as the API takes them (comma-separated lists).
+/// The list filters; lists are comma-separated, as the API takes them.
 #[derive(Args)]
 pub struct ListArgs {
-    #[arg(long)]
-    pub guids: Option<String>,
-    #[arg(long)]
-    pub states: Option<String>,
-    #[arg(long)]
-    pub app_guids: Option<String>,
+    /// Only these droplets.
+    #[arg(long, value_delimiter = ',')]
+    pub guids: Vec<Uuid>,
+    /// Only droplets in these states, e.g. STAGED,FAILED.
+    #[arg(long, value_delimiter = ',', value_parser = droplet_state)]
+    pub states: Vec<DropletState>,
+    /// Only droplets of these apps.
+    #[arg(long, value_delimiter = ',')]
+    pub app_guids: Vec<Uuid>,
+    /// Label requirements, e.g. `team=x,!deprecated`.
     #[arg(long)]
     pub label_selector: Option<String>,
+    /// The page to show, from 1.
     #[arg(long)]
     pub page: Option<u32>,
+    /// Droplets per page (1 to 5000).
     #[arg(long)]
     pub per_page: Option<u32>,
     /// `created_at` or `updated_at`, `-` first for descending.
     #[arg(long, allow_hyphen_values = true)]
     pub order_by: Option<String>,
+}
+
+fn droplet_state(value: &str) -> Result<DropletState, String> {
+    value.parse().map_err(|_| {
+        "one of AWAITING_UPLOAD, PROCESSING_UPLOAD, STAGED, FAILED, COPYING, EXPIRED".to_owned()
+    })
 }

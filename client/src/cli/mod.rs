@@ -9,11 +9,15 @@ mod progress;
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::Parser;
 
-use crate::{Client, DownloadOptions, FilePart, accepted_job_guid, types};
+use crate::{
+    Client, ClientError, DownloadOptions, DropletQuery, Error, ResponseValue, UploadOptions,
+    accepted_job_guid, types,
+};
 use args::{Cli, Command, ListArgs};
 use output::Printer;
 pub use output::describe;
@@ -28,37 +32,30 @@ where
     T: Into<OsString> + Clone,
 {
     let cli = Cli::try_parse_from(args)?;
+    let mut out = Printer { out: stdout, json: cli.json };
     let api = cli.api.context("no API URL: pass --api or set DROPLET_API")?;
     let token = cli.token.context("no token: pass --token or set DROPLET_TOKEN")?;
-    let client = Client::for_transfers(api.trim_end_matches('/'), &token)
-        .context("building the HTTP client")?;
-    let mut out = Printer { out: stdout, json: cli.json };
+    let api = api.trim_end_matches('/');
+    let client = Client::for_transfers(api, &token)?;
     let bars = Bars::for_stderr();
     match cli.command {
         Command::Create { app } => {
             let body = droplet_for(app);
-            let droplet = client.droplet_create(None, &body).await?.into_inner();
+            let droplet = inner(client.droplet_create(None, &body).await)?;
             out.droplet(&droplet)
         }
         Command::Upload { guid, file } => {
             let bar = bars.bytes("uploading");
             let reporter = bar.clone();
-            let (bits, length) = FilePart::from_path_reporting(&file, move |sent| {
+            let progress = move |sent: u64, total: u64| {
+                reporter.set_length(total);
                 reporter.set_position(sent);
-            })
-            .await
-            .with_context(|| format!("reading {}", file.display()))?;
-            bar.set_length(length);
-            let form = crate::DropletUploadForm { bits, resources: None };
-            let accepted = client.droplet_upload(&guid, form).await;
+            };
+            let options =
+                UploadOptions { progress: Some(Arc::new(progress)), ..Default::default() };
+            let report = client.upload_file_with(guid, &file, options).await;
             bar.finish_and_clear();
-            let accepted = accepted?;
-            let job = client.wait_for_accepted_job(&accepted).await?;
-            let droplet = client.droplet_get(&guid).await?.into_inner();
-            if job.state == types::JobState::Failed {
-                bail!("the upload job failed: {}", output::job_errors(&job));
-            }
-            out.droplet(&droplet)
+            out.upload(&report?)
         }
         Command::Download { guid, output } => {
             let path = output.unwrap_or_else(|| PathBuf::from(format!("{guid}.tgz")));
@@ -70,25 +67,26 @@ where
                 bar.set_position(done);
             };
             let options = DownloadOptions { resume: true, progress: Some(&progress) };
-            let report = client.download_to_file_with(&guid, &path, options).await;
+            let report = client.download_to_file_with(guid, &path, options).await;
             bar.finish_and_clear();
             out.download(&report?)
         }
         Command::Get { guid } => {
-            let droplet = client.droplet_get(&guid).await?.into_inner();
+            let droplet = inner(client.droplet_get(&guid.to_string()).await)?;
             out.droplet(&droplet)
         }
         Command::List(filters) => {
-            let list = list(&client, &filters).await?;
+            let list = client.list_droplets(&query(filters)).await?;
             out.list(&list)
         }
         Command::Delete { guid, no_wait } => {
-            let accepted = client.droplet_delete(&guid).await?;
-            let job = accepted_job_guid(&accepted).context("the answer names no job")?;
+            let accepted =
+                client.droplet_delete(&guid.to_string()).await.map_err(ClientError::from)?;
+            let job = accepted_job_guid(&accepted).ok_or(ClientError::NoJobLocation)?;
             if no_wait {
-                out.job_guid(&job)
+                out.job_guid(job)
             } else {
-                let job = client.wait_for_job(&job).await?;
+                let job = client.wait_for_job(job).await?;
                 out.job(&job)?;
                 if job.state == types::JobState::Failed {
                     bail!("the delete job failed: {}", output::job_errors(&job));
@@ -98,8 +96,9 @@ where
         }
         Command::Copy { source_guid, app } => {
             let body = droplet_for(app);
-            let copy = client.droplet_create(Some(&source_guid), &body).await?.into_inner();
-            let droplet = client.wait_for_copy(&copy.guid.to_string()).await?;
+            let source = source_guid.to_string();
+            let copy = inner(client.droplet_create(Some(&source), &body).await)?;
+            let droplet = client.wait_for_copy(copy.guid).await?;
             out.droplet(&droplet)?;
             if droplet.state == types::DropletState::Failed {
                 bail!("the copy failed: {}", droplet.error.as_deref().unwrap_or("no reason given"));
@@ -108,12 +107,18 @@ where
         }
         Command::Job { guid, wait } => {
             let job = match wait {
-                true => client.wait_for_job(&guid).await?,
-                false => client.job_get(&guid).await?.into_inner(),
+                true => client.wait_for_job(guid).await?,
+                false => inner(client.job_get(&guid.to_string()).await)?,
             };
             out.job(&job)
         }
     }
+}
+
+/// A generated method's answer, its error as the extras' [`ClientError`] (which [`describe`]
+/// puts on one line).
+fn inner<T>(answer: Result<ResponseValue<T>, Error<types::Error>>) -> Result<T, ClientError> {
+    Ok(answer?.into_inner())
 }
 
 fn droplet_for(app: uuid::Uuid) -> types::DropletCreate {
@@ -126,19 +131,15 @@ fn droplet_for(app: uuid::Uuid) -> types::DropletCreate {
     }
 }
 
-async fn list(client: &Client, f: &ListArgs) -> anyhow::Result<types::DropletList> {
-    let list = client
-        .droplet_list(
-            f.app_guids.as_deref(),
-            None,
-            f.guids.as_deref(),
-            f.label_selector.as_deref(),
-            f.order_by.as_deref(),
-            f.page,
-            f.per_page,
-            f.states.as_deref(),
-            None,
-        )
-        .await?;
-    Ok(list.into_inner())
+fn query(f: ListArgs) -> DropletQuery {
+    DropletQuery {
+        guids: f.guids,
+        app_guids: f.app_guids,
+        states: f.states,
+        label_selector: f.label_selector,
+        order_by: f.order_by,
+        page: f.page,
+        per_page: f.per_page,
+        ..DropletQuery::default()
+    }
 }

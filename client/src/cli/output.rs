@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use crate::{DownloadError, DownloadReport, Error, JobWaitError, types};
+use crate::{DownloadReport, UploadReport, types};
 
 pub struct Printer<'a> {
     pub out: &'a mut (dyn Write + Send),
@@ -57,11 +57,24 @@ impl Printer<'_> {
         Ok(())
     }
 
-    pub fn job_guid(&mut self, guid: &str) -> anyhow::Result<()> {
+    pub fn job_guid(&mut self, guid: uuid::Uuid) -> anyhow::Result<()> {
         if self.json {
             return self.json(&serde_json::json!({ "job": guid }));
         }
         writeln!(self.out, "job: {guid}")?;
+        Ok(())
+    }
+
+    pub fn upload(&mut self, report: &UploadReport) -> anyhow::Result<()> {
+        if self.json {
+            return self.json(report);
+        }
+        self.droplet(&report.droplet)?;
+        writeln!(
+            self.out,
+            "uploaded {} bytes with SHA-256 {}: the droplet was staged with the same checksum",
+            report.bytes, report.sent_sha256
+        )?;
         Ok(())
     }
 
@@ -89,28 +102,8 @@ fn items(errors: &[types::ErrorItem]) -> String {
     each.collect::<Vec<_>>().join("; ")
 }
 
-/// One line saying what went wrong: for an API error, the status and the CF errors' titles and
-/// details.
+/// One line saying what went wrong: the context the CLI added, then the error itself; for API
+/// errors ([`crate::ClientError`]) the CF titles and details and the status.
 pub fn describe(error: &anyhow::Error) -> String {
-    let api = error
-        .downcast_ref::<Error<types::Error>>()
-        .or_else(|| match error.downcast_ref::<DownloadError>() {
-            Some(DownloadError::Api(api)) => Some(api),
-            _ => None,
-        })
-        .or_else(|| match error.downcast_ref::<JobWaitError>() {
-            Some(JobWaitError::Api(api)) => Some(api),
-            _ => None,
-        });
-    let line = match api {
-        Some(Error::ErrorResponse(response)) => {
-            format!("{} ({})", items(&response.errors), response.status())
-        }
-        Some(Error::UnexpectedResponse(response)) => {
-            format!("unexpected response {} from {}", response.status(), response.url())
-        }
-        Some(Error::CommunicationError(e)) => format!("cannot reach the API: {e}"),
-        _ => format!("{error:#}"),
-    };
-    line.replace('\n', " ")
+    format!("{error:#}").replace('\n', " ")
 }

@@ -7,30 +7,22 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::generated::{ByteStream, Client, Error, ResponseValue, types};
+use uuid::Uuid;
+
+use super::error::ClientError;
+use crate::generated::{ByteStream, Client, ResponseValue};
 
 /// What a verified download wrote.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DownloadReport {
+    /// The file written.
     pub path: PathBuf,
+    /// Its length.
     pub bytes: u64,
+    /// Its SHA-256, lowercase hex: the droplet's checksum.
     pub sha256: String,
     /// Bytes taken from an earlier, interrupted download instead of fetched again.
     pub resumed_from: u64,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum DownloadError {
-    #[error(transparent)]
-    Api(#[from] Error<types::Error>),
-    #[error("the droplet has no checksum; only staged droplets can be downloaded")]
-    NoChecksum,
-    #[error("the download was cut short: {0}")]
-    Transfer(reqwest::Error),
-    #[error("writing {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("the downloaded bits have SHA-256 {actual}, the droplet's checksum is {expected}")]
-    ChecksumMismatch { expected: String, actual: String },
 }
 
 /// How [`Client::download_to_file_with`] downloads.
@@ -50,24 +42,25 @@ impl Client {
     /// failed download never leaves a file that looks complete.
     pub async fn download_to_file(
         &self,
-        droplet_guid: &str,
+        droplet_guid: Uuid,
         path: impl AsRef<Path>,
-    ) -> Result<DownloadReport, DownloadError> {
+    ) -> Result<DownloadReport, ClientError> {
         self.download_to_file_with(droplet_guid, path, DownloadOptions::default()).await
     }
 
     /// [`Client::download_to_file`], resuming and reporting progress as `options` say.
     pub async fn download_to_file_with(
         &self,
-        droplet_guid: &str,
+        droplet_guid: Uuid,
         path: impl AsRef<Path>,
         options: DownloadOptions<'_>,
-    ) -> Result<DownloadReport, DownloadError> {
+    ) -> Result<DownloadReport, ClientError> {
         let path = path.as_ref().to_owned();
+        let droplet_guid = &droplet_guid.to_string();
         let droplet = self.droplet_get(droplet_guid).await?.into_inner();
-        let expected = droplet.checksum.ok_or(DownloadError::NoChecksum)?.value.to_lowercase();
+        let expected = droplet.checksum.ok_or(ClientError::NoChecksum)?.value.to_lowercase();
         let partial = PathBuf::from(format!("{}.part", path.display()));
-        let io_error = |source| DownloadError::Io { path: partial.clone(), source };
+        let io_error = |error| ClientError::Io { path: partial.clone(), error };
 
         let (mut sha256, mut have) = match options.resume {
             true => hash_existing(&partial).await.map_err(io_error)?,
@@ -91,7 +84,7 @@ impl Client {
                 progress(have, total);
             }
             while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(DownloadError::Transfer)?;
+                let chunk = chunk.map_err(ClientError::Http)?;
                 sha256.update(&chunk);
                 have += chunk.len() as u64;
                 file.write_all(&chunk).await.map_err(io_error)?;
@@ -105,12 +98,12 @@ impl Client {
         let actual = hex::encode(sha256.finalize());
         let outcome = match outcome {
             Ok(()) if actual != expected => {
-                Err(DownloadError::ChecksumMismatch { expected, actual: actual.clone() })
+                Err(ClientError::DownloadChecksumMismatch { expected, actual: actual.clone() })
             }
             other => other,
         };
         if let Err(error) = outcome {
-            let resumable = options.resume && matches!(error, DownloadError::Transfer(_));
+            let resumable = options.resume && matches!(error, ClientError::Http(_));
             if !resumable {
                 let _ = tokio::fs::remove_file(&partial).await;
             }
@@ -118,7 +111,7 @@ impl Client {
         }
         tokio::fs::rename(&partial, &path)
             .await
-            .map_err(|source| DownloadError::Io { path: path.clone(), source })?;
+            .map_err(|error| ClientError::Io { path: path.clone(), error })?;
         Ok(DownloadReport { path, bytes: have, sha256: actual, resumed_from })
     }
 
@@ -131,7 +124,7 @@ impl Client {
         sha256: &mut Sha256,
         have: &mut u64,
         expected: &str,
-    ) -> Result<Option<(ResponseValue<ByteStream>, Option<u64>)>, DownloadError> {
+    ) -> Result<Option<(ResponseValue<ByteStream>, Option<u64>)>, ClientError> {
         let range = (*have > 0).then(|| format!("bytes={have}-"));
         // The rest of these bits only: bits that changed come whole.
         let if_range = range.as_ref().map(|_| format!("\"{expected}\""));

@@ -72,7 +72,12 @@ impl TestServer {
     /// Follows the job named by a 202's `Location` until it is `COMPLETE` or `FAILED`.
     pub async fn wait_for_job(&self, location: &str) -> types::Job {
         let client = self.client();
-        within_deadline("the job", client.wait_for_job(job_guid(location))).await.expect("job")
+        within_deadline(
+            "the job",
+            client.wait_for_job(job_guid(location).parse().expect("a job guid")),
+        )
+        .await
+        .expect("job")
     }
 
     /// Uploads a fresh droplet tarball and checks the droplet ends `STAGED` with its SHA-256.
