@@ -174,9 +174,13 @@ async fn cli_errors_are_one_line_with_the_cf_title_and_detail() {
     assert!(line.contains("/nonexistent/droplet.tgz"), "{line}");
 
     let mut out = Vec::new();
-    let no_api = cli::run(["droplet", "--api", &server.base_url, "get", &missing], &mut out).await;
-    // Without --token the token comes from DROPLET_TOKEN, which the test environment lacks.
+    let empty = server.scratch().join("no-login");
+    let args = ["droplet", "--config-dir", empty.to_str().unwrap(), "--api", &server.base_url];
+    let no_token = cli::run(args.iter().chain(&["get", &missing]), &mut out).await;
+    // Without --token the token comes from DROPLET_TOKEN, which the test environment lacks, or
+    // from a login, which this configuration directory does not hold.
     if std::env::var_os("DROPLET_TOKEN").is_none() {
-        assert!(cli::describe(&no_api.expect_err("no token")).contains("DROPLET_TOKEN"));
+        let line = cli::describe(&no_token.expect_err("no token"));
+        assert!(line.contains("DROPLET_TOKEN") && line.contains("droplet login"), "{line}");
     }
 }

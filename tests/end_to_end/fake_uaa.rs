@@ -1,6 +1,7 @@
-//! A small UAA for the tests: OpenID configuration, `/token_keys` and `/oauth/token` (password and
-//! client-credentials grants), issuing RS256 tokens with the fixture keys. Its signing key can be
-//! rotated mid-test. It runs on a thread and runtime of its own, so that tests may block on the
+//! A small UAA for the tests: OpenID configuration, `/token_keys` and `/oauth/token` (password,
+//! client-credentials and refresh-token grants), issuing RS256 tokens with the fixture keys. Its
+//! signing key can be rotated and its tokens' lifetime shortened mid-test, and it records the
+//! grants it answered. It runs on a thread and runtime of its own, so that tests may block on the
 //! droplet server while the UAA keeps answering.
 
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,9 @@ use crate::common::sign;
 
 pub const USER: &str = "droplet-admin";
 pub const PASSWORD: &str = "uaa-test-password";
+/// The one client that may use the client credentials grant, and its secret.
+pub const CLIENT_ID: &str = "droplet-pipeline";
+pub const CLIENT_SECRET: &str = "pipeline-secret";
 
 const TOKEN_KEYS: &str = include_str!("fixtures/uaa-token-keys.json");
 const PRIVATE_KEYS: [(&str, &str); 2] = [
@@ -29,6 +33,12 @@ struct State {
     published: Vec<String>,
     /// Key id new tokens are signed with.
     signing: String,
+    /// Lifetime of new access tokens, in seconds.
+    lifetime: i64,
+    /// The grant types answered with a token, in order.
+    grants: Vec<String>,
+    /// Refresh tokens issued, with the claims of the access tokens they renew.
+    refresh_tokens: Vec<(String, Value)>,
 }
 
 pub struct FakeUaa {
@@ -44,6 +54,9 @@ impl FakeUaa {
             base_url: String::new(),
             published: vec!["key-1".to_owned()],
             signing: "key-1".to_owned(),
+            lifetime: 600,
+            grants: Vec::new(),
+            refresh_tokens: Vec::new(),
         }));
         let (started, addr) = std::sync::mpsc::channel();
         let server_state = state.clone();
@@ -90,6 +103,16 @@ impl FakeUaa {
         state.signing = kid.to_owned();
     }
 
+    /// New access tokens live `seconds` (600 by default).
+    pub fn set_token_lifetime(&self, seconds: i64) {
+        self.state.lock().unwrap().lifetime = seconds;
+    }
+
+    /// The grant types this UAA answered with a token so far, in order.
+    pub fn grants(&self) -> Vec<String> {
+        self.state.lock().unwrap().grants.clone()
+    }
+
     /// A token for these claims, signed with the fixture key `kid` and naming it.
     pub fn sign_with(kid: &str, claims: &Value) -> String {
         sign(Algorithm::RS256, &private_key(kid), Some(kid), claims)
@@ -126,58 +149,104 @@ async fn token_keys(rqctx: Ctx) -> Result<HttpResponseOk<Value>, HttpError> {
     Ok(HttpResponseOk(json!({ "keys": keys })))
 }
 
-/// `POST /oauth/token`, form-encoded: `grant_type=password` with this UAA's one user, or
-/// `client_credentials`. Returns an access token and, for users, a refresh token.
+/// `POST /oauth/token`, form-encoded, with the client in Basic auth (or in the form):
+/// `grant_type=password` with this UAA's one user (any client), `client_credentials` for
+/// [`CLIENT_ID`] with [`CLIENT_SECRET`], or `refresh_token` with a refresh token it issued. Users
+/// get a refresh token, clients do not (as from a real UAA).
 #[endpoint { method = POST, path = "/oauth/token", content_type = "application/x-www-form-urlencoded" }]
 async fn token(rqctx: Ctx, body: UntypedBody) -> Result<HttpResponseOk<Value>, HttpError> {
     let form = parse_form(body.as_str().unwrap_or_default());
-    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let (user_id, client_id) = match field("grant_type") {
-        Some("password")
-            if field("username") == Some(USER) && field("password") == Some(PASSWORD) =>
-        {
-            (Some("7d4b1c0e-uaa-user"), "cf")
-        }
-        Some("client_credentials") => (None, field("client_id").unwrap_or("droplet-client")),
-        _ => {
-            return Err(HttpError::for_client_error(
-                None,
-                dropshot::ClientErrorStatusCode::UNAUTHORIZED,
-                "bad credentials".into(),
-            ));
-        }
-    };
-    let (issuer, kid) = {
-        let state = rqctx.context().lock().unwrap();
-        (format!("{}/oauth/token", state.base_url), state.signing.clone())
-    };
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let (basic_id, basic_secret) = basic_auth(rqctx.request.headers()).unzip();
+    let client_id = basic_id.or_else(|| field("client_id"));
+    let client_secret = basic_secret.or_else(|| field("client_secret"));
+    let grant = field("grant_type").unwrap_or_default();
+    let mut state = rqctx.context().lock().unwrap();
     let now = chrono::Utc::now().timestamp();
-    let scope = ["cloud_controller.read", "cloud_controller.write", "openid"];
-    let mut claims = json!({
-        "jti": uuid::Uuid::new_v4().simple().to_string(),
-        "client_id": client_id,
-        "scope": scope,
-        "aud": ["cloud_controller", "openid", client_id],
-        "iss": issuer,
-        "iat": now,
-        "exp": now + 600,
-        "grant_type": field("grant_type"),
-    });
-    if let Some(user_id) = user_id {
-        claims["user_id"] = json!(user_id);
-        claims["user_name"] = json!(USER);
-    }
-    let access_token = FakeUaa::sign_with(&kid, &claims);
-    let mut refresh = claims.clone();
-    refresh["jti"] = json!(format!("{}-r", claims["jti"].as_str().unwrap()));
-    Ok(HttpResponseOk(json!({
+    let mut claims = match grant.as_str() {
+        "password"
+            if field("username").as_deref() == Some(USER)
+                && field("password").as_deref() == Some(PASSWORD) =>
+        {
+            let client = client_id.unwrap_or_else(|| "cf".to_owned());
+            let mut claims = base_claims(&state.base_url, &client);
+            claims["user_id"] = json!("7d4b1c0e-uaa-user");
+            claims["user_name"] = json!(USER);
+            claims
+        }
+        "client_credentials"
+            if client_id.as_deref() == Some(CLIENT_ID)
+                && client_secret.as_deref() == Some(CLIENT_SECRET) =>
+        {
+            base_claims(&state.base_url, CLIENT_ID)
+        }
+        "refresh_token" => {
+            let given = field("refresh_token").unwrap_or_default();
+            let issued = state.refresh_tokens.iter().find(|(token, _)| *token == given);
+            match issued {
+                Some((_, claims)) => claims.clone(),
+                None => return Err(unauthorized("invalid refresh token")),
+            }
+        }
+        _ => return Err(unauthorized("bad credentials")),
+    };
+    claims["jti"] = json!(uuid::Uuid::new_v4().simple().to_string());
+    claims["iat"] = json!(now);
+    claims["exp"] = json!(now + state.lifetime);
+    claims["grant_type"] = json!(grant);
+    let access_token = FakeUaa::sign_with(&state.signing, &claims);
+    let mut answer = json!({
         "access_token": access_token,
         "token_type": "bearer",
-        "refresh_token": FakeUaa::sign_with(&kid, &refresh),
-        "expires_in": 599,
-        "scope": scope.join(" "),
+        "expires_in": state.lifetime,
+        "scope": claims["scope"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect::<Vec<_>>().join(" "),
         "jti": claims["jti"],
-    })))
+    });
+    if claims.get("user_id").is_some() {
+        let refresh_token = match grant.as_str() {
+            "refresh_token" => field("refresh_token").unwrap_or_default(),
+            _ => {
+                let mut refresh = claims.clone();
+                refresh["jti"] = json!(format!("{}-r", claims["jti"].as_str().unwrap()));
+                FakeUaa::sign_with(&state.signing, &refresh)
+            }
+        };
+        state.refresh_tokens.push((refresh_token.clone(), claims.clone()));
+        answer["refresh_token"] = json!(refresh_token);
+    }
+    state.grants.push(grant);
+    Ok(HttpResponseOk(answer))
+}
+
+/// The claims of this UAA's tokens for `client_id`, before `jti`, `iat` and `exp`.
+fn base_claims(base_url: &str, client_id: &str) -> Value {
+    json!({
+        "client_id": client_id,
+        "scope": ["cloud_controller.read", "cloud_controller.write", "openid"],
+        "aud": ["cloud_controller", "openid", client_id],
+        "iss": format!("{base_url}/oauth/token"),
+    })
+}
+
+fn unauthorized(message: &str) -> HttpError {
+    HttpError::for_client_error(
+        None,
+        dropshot::ClientErrorStatusCode::UNAUTHORIZED,
+        message.to_owned(),
+    )
+}
+
+/// The client id and secret of a `Basic` `Authorization` header.
+fn basic_auth(headers: &http::HeaderMap) -> Option<(String, String)> {
+    use base64::Engine;
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let (id, secret) = String::from_utf8(decoded)
+        .ok()?
+        .split_once(':')
+        .map(|(i, s)| (i.to_owned(), s.to_owned()))?;
+    Some((id, secret))
 }
 
 /// `application/x-www-form-urlencoded` pairs, decoded.

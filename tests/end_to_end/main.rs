@@ -20,6 +20,7 @@ mod invalid_bits;
 mod jobs;
 mod limits;
 mod listing;
+mod login;
 mod metadata;
 mod metrics;
 mod operations;

@@ -13,9 +13,14 @@ pub struct Cli {
     /// Base URL of the droplet bits API, e.g. http://127.0.0.1:8080.
     #[arg(long, env = "DROPLET_API", global = true)]
     pub api: Option<String>,
-    /// UAA access token, alone or as `cf oauth-token` prints it (`bearer eyJ...`).
+    /// UAA access token, alone or as `cf oauth-token` prints it (`bearer eyJ...`); without it,
+    /// the token `droplet login` stored.
     #[arg(long, env = "DROPLET_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
+    /// Where `droplet login` keeps the token [default: $XDG_CONFIG_HOME/droplet, else
+    /// ~/.config/droplet].
+    #[arg(long, env = "DROPLET_CONFIG_DIR", global = true)]
+    pub config_dir: Option<PathBuf>,
     /// Print the resource as JSON instead of a summary.
     #[arg(long, global = true)]
     pub json: bool,
@@ -25,6 +30,12 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
+    /// Log in to the UAA the API names (`links.login`) and store the token for later commands:
+    /// with --client-id and --client-secret (client credentials, for pipelines), or with
+    /// --username and a password (password grant).
+    Login(LoginArgs),
+    /// Forget the token `droplet login` stored.
+    Logout,
     /// Create a droplet for an app, ready for its bits.
     Create {
         /// The app's guid.
@@ -91,6 +102,27 @@ pub struct ListArgs {
     /// `created_at` or `updated_at`, `-` first for descending.
     #[arg(long, allow_hyphen_values = true)]
     pub order_by: Option<String>,
+}
+
+/// How `droplet login` gets a token. A user name means the password grant (with the cf CLI's
+/// public client `cf` unless --client-id says otherwise); otherwise client credentials.
+#[derive(Args)]
+pub struct LoginArgs {
+    /// UAA client id: with --client-secret and no --username, the client credentials grant.
+    #[arg(long, env = "DROPLET_CLIENT_ID")]
+    pub client_id: Option<String>,
+    /// UAA client secret.
+    #[arg(long, env = "DROPLET_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+    /// User name, for the password grant.
+    #[arg(long, short = 'u', env = "DROPLET_USERNAME")]
+    pub username: Option<String>,
+    /// The user's password (or --password-stdin, or DROPLET_PASSWORD).
+    #[arg(long, env = "DROPLET_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// Read the password from the first line of standard input.
+    #[arg(long, conflicts_with = "password")]
+    pub password_stdin: bool,
 }
 
 fn droplet_state(value: &str) -> Result<DropletState, String> {

@@ -5,6 +5,8 @@
 mod args;
 mod output;
 mod progress;
+mod session;
+mod uaa;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -33,12 +35,28 @@ where
 {
     let cli = Cli::try_parse_from(args)?;
     let mut out = Printer { out: stdout, json: cli.json };
-    let api = cli.api.context("no API URL: pass --api or set DROPLET_API")?;
-    let token = cli.token.context("no token: pass --token or set DROPLET_TOKEN")?;
-    let api = api.trim_end_matches('/');
-    let client = Client::for_transfers(api, &token)?;
+    let config_dir = session::config_dir(cli.config_dir)?;
+    let api = cli.api.map(|api| api.trim_end_matches('/').to_owned());
+    let command = match cli.command {
+        Command::Login(args) => {
+            let stored = session::load(&config_dir)?;
+            let api = api.or(stored.map(|s| s.api));
+            let api = api.context("no API URL: pass --api or set DROPLET_API")?;
+            let login = uaa::login(&api, args).await?;
+            let path = session::save(&config_dir, &login)?;
+            return out.login(&login, &path);
+        }
+        Command::Logout => {
+            let removed = session::remove(&config_dir)?;
+            return out.logout(removed, &session::path(&config_dir));
+        }
+        command => command,
+    };
+    let (api, token) = credentials(api, cli.token, &config_dir).await?;
+    let client = Client::for_transfers(&api, &token)?;
     let bars = Bars::for_stderr();
-    match cli.command {
+    match command {
+        Command::Login(_) | Command::Logout => unreachable!("handled above"),
         Command::Create { app } => {
             let body = droplet_for(app);
             let droplet = inner(client.droplet_create(None, &body).await)?;
@@ -142,4 +160,38 @@ fn query(f: ListArgs) -> DropletQuery {
         per_page: f.per_page,
         ..DropletQuery::default()
     }
+}
+
+/// The API URL and token a command uses: `--api` and `--token` (or `DROPLET_API` and
+/// `DROPLET_TOKEN`) first, else the stored login, renewed (and stored again) when it is about to
+/// expire. The stored token goes only to the API it was obtained for.
+async fn credentials(
+    api: Option<String>,
+    token: Option<String>,
+    config_dir: &std::path::Path,
+) -> anyhow::Result<(String, String)> {
+    let stored = match (&api, &token) {
+        (Some(_), Some(_)) => None,
+        _ => session::load(config_dir)?,
+    };
+    let api = api.or_else(|| stored.as_ref().map(|s| s.api.clone()));
+    let api = api.context("no API URL: pass --api, set DROPLET_API, or run `droplet login`")?;
+    if let Some(token) = token {
+        return Ok((api, token));
+    }
+    let Some(mut login) = stored else {
+        bail!("no token: run `droplet login`, or pass --token or set DROPLET_TOKEN");
+    };
+    if login.api != api {
+        bail!(
+            "the stored login is for {}, not {api}: run `droplet login --api {api}`, or pass \
+             --token",
+            login.api
+        );
+    }
+    if login.needs_renewal() {
+        login = uaa::renew(login).await?;
+        session::save(config_dir, &login)?;
+    }
+    Ok((api, login.access_token))
 }

@@ -2,7 +2,9 @@
 //! and errors as one line.
 
 use std::io::Write;
+use std::path::Path;
 
+use super::session::{Grant, Session};
 use crate::{DownloadReport, UploadReport, types};
 
 pub struct Printer<'a> {
@@ -75,6 +77,37 @@ impl Printer<'_> {
             "uploaded {} bytes with SHA-256 {}: the droplet was staged with the same checksum",
             report.bytes, report.sent_sha256
         )?;
+        Ok(())
+    }
+
+    /// What a login stored; never the tokens or the secret.
+    pub fn login(&mut self, login: &Session, path: &Path) -> anyhow::Result<()> {
+        let who = login.user.as_deref().unwrap_or(&login.client_id);
+        let expires_at = chrono::DateTime::from_timestamp(login.expires_at, 0).unwrap_or_default();
+        if self.json {
+            return self.json(&serde_json::json!({
+                "api": login.api,
+                "token_endpoint": login.token_endpoint,
+                "grant": login.grant,
+                "as": who,
+                "expires_at": expires_at,
+                "renewable": login.refresh_token.is_some() || login.grant == Grant::ClientCredentials,
+                "token_file": path,
+            }));
+        }
+        writeln!(self.out, "logged in to {} as {who} ({})", login.api, login.token_endpoint)?;
+        writeln!(self.out, "token stored in {}, renewed when it expires", path.display())?;
+        Ok(())
+    }
+
+    pub fn logout(&mut self, removed: bool, path: &Path) -> anyhow::Result<()> {
+        if self.json {
+            return self.json(&serde_json::json!({ "removed": removed, "token_file": path }));
+        }
+        match removed {
+            true => writeln!(self.out, "logged out: removed {}", path.display())?,
+            false => writeln!(self.out, "not logged in: no {}", path.display())?,
+        }
         Ok(())
     }
 
