@@ -112,8 +112,9 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
         log: log.clone(),
     };
     recovery.start().await?;
-    let api = droplet_api::droplet_api_mod::api_description::<DropletApiImpl>()
+    let mut api = droplet_api::droplet_api_mod::api_description::<DropletApiImpl>()
         .map_err(|e| anyhow::anyhow!("building the API: {e}"))?;
+    crate::http::methods::answer_other_methods(&mut api)?;
     let dropshot_config = ConfigDropshot {
         bind_address: config.bind,
         default_request_body_max_bytes: droplet_api::MAX_JSON_BODY_BYTES,

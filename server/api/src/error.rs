@@ -156,6 +156,12 @@ impl CfError {
         )
     }
 
+    /// 405: the path does not serve the method. The Cloud Controller has no such error (its
+    /// router answers 404); this is its generic invalid-request error with the right status.
+    pub fn method_not_allowed(detail: impl Into<String>) -> Self {
+        Self::new(ErrorStatusCode::METHOD_NOT_ALLOWED, 10004, "CF-InvalidRequest", detail)
+    }
+
     pub fn service_unavailable(detail: impl Into<String>) -> Self {
         Self::new(ErrorStatusCode::SERVICE_UNAVAILABLE, 10015, "CF-ServiceUnavailable", detail)
     }
