@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::droplet::DropletRelationships;
 
-/// Request body of `POST /v3/droplets`.
+/// Request body of `POST /v3/droplets`. A copy (`?source_guid=`) takes `relationships` only.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DropletCreate {
     pub relationships: DropletRelationships,
     /// Process type name to start command; defaults to `{"web": ""}`.
@@ -21,6 +22,7 @@ pub struct DropletCreate {
 
 /// Request body of `PATCH /v3/droplets/{guid}`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DropletUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<MetadataUpdate>,
