@@ -58,8 +58,9 @@ pub mod types {
         pub state: DropletState,
         pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
     }
-    ///Request body of `POST /v3/droplets`.
+    ///Request body of `POST /v3/droplets`. A copy (`?source_guid=`) takes `relationships` only.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
     pub struct DropletCreate {
         ///Labels and annotations of the new droplet.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -181,6 +182,7 @@ pub mod types {
     }
     ///Request body of `PATCH /v3/droplets/{guid}`.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[serde(deny_unknown_fields)]
     pub struct DropletUpdate {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub metadata: ::std::option::Option<MetadataUpdate>,
@@ -306,6 +308,70 @@ pub mod types {
     pub struct JobWarning {
         pub detail: ::std::string::String,
     }
+    ///1 to 50 label requirements, comma-separated: `key`, `!key`, `key=value`, `key==value`, `key!=value`, `key in (v1,v2)`, `key notin (v1,v2)`. A key is an optional DNS prefix and `/`, then a name of up to 63 of `A-Za-z0-9-_.` starting and ending alphanumeric; a value is empty or like a name.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct LabelSelector(::std::string::String);
+    impl ::std::ops::Deref for LabelSelector {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<LabelSelector> for ::std::string::String {
+        fn from(value: LabelSelector) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for LabelSelector {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new(
+                        "^,*(?:!?(?:[A-Za-z0-9](?:[-A-Za-z0-9]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[-A-Za-z0-9]{0,61}[A-Za-z0-9])?){1,2}/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?|(?:[A-Za-z0-9](?:[-A-Za-z0-9]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[-A-Za-z0-9]{0,61}[A-Za-z0-9])?){1,2}/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?(?:==?|!=)(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?|(?:[A-Za-z0-9](?:[-A-Za-z0-9]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[-A-Za-z0-9]{0,61}[A-Za-z0-9])?){1,2}/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])? (?:in|notin) \\((?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?(?:,(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?)*\\))(?:,+(?:!?(?:[A-Za-z0-9](?:[-A-Za-z0-9]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[-A-Za-z0-9]{0,61}[A-Za-z0-9])?){1,2}/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?|(?:[A-Za-z0-9](?:[-A-Za-z0-9]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[-A-Za-z0-9]{0,61}[A-Za-z0-9])?){1,2}/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?(?:==?|!=)(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?|(?:[A-Za-z0-9](?:[-A-Za-z0-9]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[-A-Za-z0-9]{0,61}[A-Za-z0-9])?){1,2}/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])? (?:in|notin) \\((?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?(?:,(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?)*\\))){0,49},*$",
+                    )
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^,*(?:!?(?:[A-Za-z0-9](?:[-A-Za-z0-9]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[-A-Za-z0-9]{0,61}[A-Za-z0-9])?){1,2}/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?|(?:[A-Za-z0-9](?:[-A-Za-z0-9]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[-A-Za-z0-9]{0,61}[A-Za-z0-9])?){1,2}/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?(?:==?|!=)(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?|(?:[A-Za-z0-9](?:[-A-Za-z0-9]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[-A-Za-z0-9]{0,61}[A-Za-z0-9])?){1,2}/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])? (?:in|notin) \\((?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?(?:,(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?)*\\))(?:,+(?:!?(?:[A-Za-z0-9](?:[-A-Za-z0-9]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[-A-Za-z0-9]{0,61}[A-Za-z0-9])?){1,2}/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?|(?:[A-Za-z0-9](?:[-A-Za-z0-9]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[-A-Za-z0-9]{0,61}[A-Za-z0-9])?){1,2}/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?(?:==?|!=)(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?|(?:[A-Za-z0-9](?:[-A-Za-z0-9]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[-A-Za-z0-9]{0,61}[A-Za-z0-9])?){1,2}/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])? (?:in|notin) \\((?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?(?:,(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?)*\\))){0,49},*$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for LabelSelector {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for LabelSelector {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for LabelSelector {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`Lifecycle`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Lifecycle {
@@ -405,6 +471,64 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub method: ::std::option::Option<::std::string::String>,
     }
+    ///`created_at` or `updated_at`, with `-` for descending order (`+`, or nothing, for ascending).
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ListOrder(::std::string::String);
+    impl ::std::ops::Deref for ListOrder {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ListOrder> for ::std::string::String {
+        fn from(value: ListOrder) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ListOrder {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[+-]?(?:created_at|updated_at)$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[+-]?(?:created_at|updated_at)$\"".into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListOrder {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListOrder {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ListOrder {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///User-defined labels and annotations.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Metadata {
@@ -488,6 +612,70 @@ Keys are an optional DNS-style prefix (at most 253 characters, not `cloudfoundry
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub uaa: ::std::option::Option<Link>,
     }
+    ///One or more droplet states, comma-separated, e.g. `STAGED,FAILED`.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct StateList(::std::string::String);
+    impl ::std::ops::Deref for StateList {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<StateList> for ::std::string::String {
+        fn from(value: StateList) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for StateList {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new(
+                        "^(?:AWAITING_UPLOAD|PROCESSING_UPLOAD|STAGED|FAILED|COPYING|EXPIRED)(?:,(?:AWAITING_UPLOAD|PROCESSING_UPLOAD|STAGED|FAILED|COPYING|EXPIRED))*$",
+                    )
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^(?:AWAITING_UPLOAD|PROCESSING_UPLOAD|STAGED|FAILED|COPYING|EXPIRED)(?:,(?:AWAITING_UPLOAD|PROCESSING_UPLOAD|STAGED|FAILED|COPYING|EXPIRED))*$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for StateList {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for StateList {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for StateList {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`ToOneRelationship`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ToOneRelationship {
@@ -501,6 +689,134 @@ Keys are an optional DNS-style prefix (at most 253 characters, not `cloudfoundry
         ///Path of the file inside the tarball.
         pub path: ::std::string::String,
         pub size_in_bytes: u64,
+    }
+    ///A time, `YYYY-MM-DDThh:mm:ssZ` (UTC, whole seconds).
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct UtcTime(::std::string::String);
+    impl ::std::ops::Deref for UtcTime {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UtcTime> for ::std::string::String {
+        fn from(value: UtcTime) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for UtcTime {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new(
+                        "^(?:[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$",
+                    )
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^(?:[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UtcTime {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UtcTime {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UtcTime {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///One or more times, `YYYY-MM-DDThh:mm:ssZ`, comma-separated.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct UtcTimeList(::std::string::String);
+    impl ::std::ops::Deref for UtcTimeList {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UtcTimeList> for ::std::string::String {
+        fn from(value: UtcTimeList) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for UtcTimeList {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new(
+                        "^(?:[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z(?:,(?:[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z)*$",
+                    )
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^(?:[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z(?:,(?:[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z)*$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UtcTimeList {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UtcTimeList {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UtcTimeList {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
     }
     ///`GET /v3`: the resources of the v3 API this service serves.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -706,6 +1022,43 @@ Sends a `GET` request to `/`
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
+    /**Get this API's documentation
+
+Unauthenticated: this document rendered as one self-contained HTML page (`text/html`).
+
+Sends a `GET` request to `/docs`
+
+*/
+    pub async fn docs_get<'a>(
+        &'a self,
+    ) -> Result<ResponseValue<ByteStream>, Error<types::Error>> {
+        let url = format!("{}/docs", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self.client.get(url).headers(header_map).build()?;
+        let info = OperationInfo {
+            operation_id: "docs_get",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => Ok(ResponseValue::stream(response)),
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
     /**Check the server's health
 
 Unauthenticated, for load balancers and orchestrators. Checks that the metadata database and the blobstore each answer and take a write, within a few seconds: 200 with `{"status": "ok", "checks": {"metadata": "ok", "blobstore": "ok"}}`, or 503 `CF-ServiceUnavailable` whose detail names each failed check and why.
@@ -760,7 +1113,7 @@ Sends a `GET` request to `/metrics`
 */
     pub async fn metrics_get<'a>(
         &'a self,
-    ) -> Result<ResponseValue<ByteStream>, Error<ByteStream>> {
+    ) -> Result<ResponseValue<ByteStream>, Error<types::Error>> {
         let url = format!("{}/metrics", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -778,8 +1131,59 @@ Sends a `GET` request to `/metrics`
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200..=299 => Ok(ResponseValue::stream(response)),
-            _ => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            200u16 => Ok(ResponseValue::stream(response)),
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Get this API's OpenAPI document
+
+Unauthenticated: this document, as `openapi.json` in the repository holds it.
+
+Sends a `GET` request to `/openapi.json`
+
+*/
+    pub async fn openapi_get<'a>(
+        &'a self,
+    ) -> Result<ResponseValue<::serde_json::Value>, Error<types::Error>> {
+        let url = format!("{}/openapi.json", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "openapi_get",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
         }
     }
     /**Get the v3 API root
@@ -835,28 +1239,44 @@ Sends a `GET` request to `/v3/apps/{guid}/droplets`
 
 Arguments:
 - `guid`
-- `created_ats`: Creation times, as for `GET /v3/droplets`: a list, or `created_ats[lt|lte|gt|gte]`.
+- `created_ats`: Droplets created at one of these times.
+- `created_ats_gt`: Droplets created after this time.
+- `created_ats_gte`: Droplets created at or after this time.
+- `created_ats_lt`: Droplets created before this time.
+- `created_ats_lte`: Droplets created at or before this time.
 - `current`: `true`: only the app's current droplet. This service keeps no apps, so no droplet is an app's current one and the list is empty; `false` (the default) lists them all.
 - `guids`: Droplet guids to include.
-- `label_selector`: Label requirements, as for `GET /v3/droplets`.
-- `order_by`: `created_at` (the default), `updated_at`, or either with `-` for descending order.
-- `page`: Page to show, from 1 (the default).
+- `label_selector`: Droplets whose labels meet every requirement.
+- `order_by`: The order, `created_at` by default.
+- `page`: Page to show, from 1 (the default) to 2147483647.
 - `per_page`: Droplets per page, 1 to 5000; 50 by default.
 - `states`: Droplet states to include, e.g. `STAGED,FAILED`.
-- `updated_ats`: Update times, as for `GET /v3/droplets`: a list, or `updated_ats[lt|lte|gt|gte]`.
+- `updated_ats`: Droplets last updated at one of these times.
+- `updated_ats_gt`: Droplets last updated after this time.
+- `updated_ats_gte`: Droplets last updated at or after this time.
+- `updated_ats_lt`: Droplets last updated before this time.
+- `updated_ats_lte`: Droplets last updated at or before this time.
 */
     pub async fn app_droplet_list<'a>(
         &'a self,
         guid: &'a str,
-        created_ats: Option<&'a str>,
+        created_ats: Option<&'a types::UtcTimeList>,
+        created_ats_gt: Option<&'a types::UtcTime>,
+        created_ats_gte: Option<&'a types::UtcTime>,
+        created_ats_lt: Option<&'a types::UtcTime>,
+        created_ats_lte: Option<&'a types::UtcTime>,
         current: Option<bool>,
         guids: Option<&'a str>,
-        label_selector: Option<&'a str>,
-        order_by: Option<&'a str>,
-        page: Option<u32>,
-        per_page: Option<u32>,
-        states: Option<&'a str>,
-        updated_ats: Option<&'a str>,
+        label_selector: Option<&'a types::LabelSelector>,
+        order_by: Option<&'a types::ListOrder>,
+        page: Option<::std::num::NonZeroU32>,
+        per_page: Option<::std::num::NonZeroU32>,
+        states: Option<&'a types::StateList>,
+        updated_ats: Option<&'a types::UtcTimeList>,
+        updated_ats_gt: Option<&'a types::UtcTime>,
+        updated_ats_gte: Option<&'a types::UtcTime>,
+        updated_ats_lt: Option<&'a types::UtcTime>,
+        updated_ats_lte: Option<&'a types::UtcTime>,
     ) -> Result<ResponseValue<types::DropletList>, Error<types::Error>> {
         let url = format!(
             "{}/v3/apps/{}/droplets", self.baseurl, encode_path(& guid.to_string()),
@@ -876,6 +1296,18 @@ Arguments:
                 ::reqwest::header::HeaderValue::from_static("application/json"),
             )
             .query(&progenitor_client::QueryParam::new("created_ats", &created_ats))
+            .query(
+                &progenitor_client::QueryParam::new("created_ats[gt]", &created_ats_gt),
+            )
+            .query(
+                &progenitor_client::QueryParam::new("created_ats[gte]", &created_ats_gte),
+            )
+            .query(
+                &progenitor_client::QueryParam::new("created_ats[lt]", &created_ats_lt),
+            )
+            .query(
+                &progenitor_client::QueryParam::new("created_ats[lte]", &created_ats_lte),
+            )
             .query(&progenitor_client::QueryParam::new("current", &current))
             .query(&progenitor_client::QueryParam::new("guids", &guids))
             .query(
@@ -886,6 +1318,18 @@ Arguments:
             .query(&progenitor_client::QueryParam::new("per_page", &per_page))
             .query(&progenitor_client::QueryParam::new("states", &states))
             .query(&progenitor_client::QueryParam::new("updated_ats", &updated_ats))
+            .query(
+                &progenitor_client::QueryParam::new("updated_ats[gt]", &updated_ats_gt),
+            )
+            .query(
+                &progenitor_client::QueryParam::new("updated_ats[gte]", &updated_ats_gte),
+            )
+            .query(
+                &progenitor_client::QueryParam::new("updated_ats[lt]", &updated_ats_lt),
+            )
+            .query(
+                &progenitor_client::QueryParam::new("updated_ats[lte]", &updated_ats_lte),
+            )
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
@@ -916,26 +1360,42 @@ Sends a `GET` request to `/v3/droplets`
 
 Arguments:
 - `app_guids`: App guids whose droplets to include.
-- `created_ats`: Creation times (`YYYY-MM-DDThh:mm:ssZ`) to include, comma-separated; or a single time as `created_ats[lt]`, `created_ats[lte]`, `created_ats[gt]` or `created_ats[gte]`.
+- `created_ats`: Droplets created at one of these times.
+- `created_ats_gt`: Droplets created after this time.
+- `created_ats_gte`: Droplets created at or after this time.
+- `created_ats_lt`: Droplets created before this time.
+- `created_ats_lte`: Droplets created at or before this time.
 - `guids`: Droplet guids to include.
-- `label_selector`: Label requirements, joined by commas: `key`, `!key`, `key=value`, `key==value`, `key!=value`, `key in (v1,v2)`, `key notin (v1,v2)`.
-- `order_by`: `created_at` (the default), `updated_at`, or either with `-` for descending order.
-- `page`: Page to show, from 1 (the default).
+- `label_selector`: Droplets whose labels meet every requirement.
+- `order_by`: The order, `created_at` by default.
+- `page`: Page to show, from 1 (the default) to 2147483647.
 - `per_page`: Droplets per page, 1 to 5000; 50 by default.
 - `states`: Droplet states to include, e.g. `STAGED,FAILED`.
-- `updated_ats`: Update times, like `created_ats`: a list, or `updated_ats[lt|lte|gt|gte]`.
+- `updated_ats`: Droplets last updated at one of these times.
+- `updated_ats_gt`: Droplets last updated after this time.
+- `updated_ats_gte`: Droplets last updated at or after this time.
+- `updated_ats_lt`: Droplets last updated before this time.
+- `updated_ats_lte`: Droplets last updated at or before this time.
 */
     pub async fn droplet_list<'a>(
         &'a self,
         app_guids: Option<&'a str>,
-        created_ats: Option<&'a str>,
+        created_ats: Option<&'a types::UtcTimeList>,
+        created_ats_gt: Option<&'a types::UtcTime>,
+        created_ats_gte: Option<&'a types::UtcTime>,
+        created_ats_lt: Option<&'a types::UtcTime>,
+        created_ats_lte: Option<&'a types::UtcTime>,
         guids: Option<&'a str>,
-        label_selector: Option<&'a str>,
-        order_by: Option<&'a str>,
-        page: Option<u32>,
-        per_page: Option<u32>,
-        states: Option<&'a str>,
-        updated_ats: Option<&'a str>,
+        label_selector: Option<&'a types::LabelSelector>,
+        order_by: Option<&'a types::ListOrder>,
+        page: Option<::std::num::NonZeroU32>,
+        per_page: Option<::std::num::NonZeroU32>,
+        states: Option<&'a types::StateList>,
+        updated_ats: Option<&'a types::UtcTimeList>,
+        updated_ats_gt: Option<&'a types::UtcTime>,
+        updated_ats_gte: Option<&'a types::UtcTime>,
+        updated_ats_lt: Option<&'a types::UtcTime>,
+        updated_ats_lte: Option<&'a types::UtcTime>,
     ) -> Result<ResponseValue<types::DropletList>, Error<types::Error>> {
         let url = format!("{}/v3/droplets", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
@@ -954,6 +1414,18 @@ Arguments:
             )
             .query(&progenitor_client::QueryParam::new("app_guids", &app_guids))
             .query(&progenitor_client::QueryParam::new("created_ats", &created_ats))
+            .query(
+                &progenitor_client::QueryParam::new("created_ats[gt]", &created_ats_gt),
+            )
+            .query(
+                &progenitor_client::QueryParam::new("created_ats[gte]", &created_ats_gte),
+            )
+            .query(
+                &progenitor_client::QueryParam::new("created_ats[lt]", &created_ats_lt),
+            )
+            .query(
+                &progenitor_client::QueryParam::new("created_ats[lte]", &created_ats_lte),
+            )
             .query(&progenitor_client::QueryParam::new("guids", &guids))
             .query(
                 &progenitor_client::QueryParam::new("label_selector", &label_selector),
@@ -963,6 +1435,18 @@ Arguments:
             .query(&progenitor_client::QueryParam::new("per_page", &per_page))
             .query(&progenitor_client::QueryParam::new("states", &states))
             .query(&progenitor_client::QueryParam::new("updated_ats", &updated_ats))
+            .query(
+                &progenitor_client::QueryParam::new("updated_ats[gt]", &updated_ats_gt),
+            )
+            .query(
+                &progenitor_client::QueryParam::new("updated_ats[gte]", &updated_ats_gte),
+            )
+            .query(
+                &progenitor_client::QueryParam::new("updated_ats[lt]", &updated_ats_lt),
+            )
+            .query(
+                &progenitor_client::QueryParam::new("updated_ats[lte]", &updated_ats_lte),
+            )
             .headers(header_map)
             .build()?;
         let info = OperationInfo {

@@ -30,7 +30,10 @@ pub async fn an_apps_droplets_are_listed_filtered_and_paged() {
     // within one second, their order is the guids').
     let page = server
         .client()
-        .app_droplet_list(&app, None, None, None, None, None, None, None, None, None)
+        .app_droplet_list(
+            &app, None, None, None, None, None, None, None, None, None, None, None, None, None,
+            None, None, None, None,
+        )
         .await
         .unwrap()
         .into_inner();

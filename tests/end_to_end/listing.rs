@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use droplet_client::types;
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -75,12 +76,7 @@ pub async fn pages_carry_exact_totals_and_links() {
     }
 
     // Through the generated client.
-    let client = server.client();
-    let first = client
-        .droplet_list(None, None, None, None, None, None, Some(3), None, None)
-        .await
-        .unwrap()
-        .into_inner();
+    let first = typed_list(&server, None, None, None, Some(3)).await.unwrap().into_inner();
     assert_eq!(first.pagination.total_results, 7);
     assert_eq!(first.pagination.total_pages, 3);
     assert_eq!(first.resources.len(), 3);
@@ -248,9 +244,7 @@ pub async fn filters_combine() {
     assert_eq!(listed(&server, &format!("updated_ats={t_a}")).await, at(&t_a));
 
     // The typed client sends the same filters.
-    let page = server
-        .client()
-        .droplet_list(Some(&app_a), None, None, None, Some("-created_at"), None, None, None, None)
+    let page = typed_list(&server, Some(&app_a), None, Some("-created_at"), None)
         .await
         .unwrap()
         .into_inner();
@@ -285,19 +279,7 @@ pub async fn label_selectors() {
     assert_eq!(listed(&server, &select("nothing notin (x)")).await, all);
     assert_eq!(listed(&server, &select("env=prod,env=dev")).await, BTreeSet::new());
     // With other filters, through the typed client.
-    let page = server
-        .client()
-        .droplet_list(
-            Some(&app),
-            None,
-            None,
-            Some("env in (prod,dev)"),
-            None,
-            None,
-            Some(1),
-            None,
-            None,
-        )
+    let page = typed_list(&server, Some(&app), Some("env in (prod,dev)"), None, Some(1))
         .await
         .unwrap()
         .into_inner();
@@ -317,6 +299,7 @@ pub async fn bad_parameters_are_400_naming_them() {
         ("per_page=ten", "Per page must be a positive integer"),
         ("page=0", "Page must be a positive integer"),
         ("page=-1", "Page must be a positive integer"),
+        ("page=2147483648", "Page must be at most 2147483647"),
         ("order_by=guid", "Order by can only be: 'created_at', 'updated_at'"),
         ("order_by=--created_at", "Order by"),
         ("created_ats=yesterday", "Created ats has an invalid timestamp format"),
@@ -344,9 +327,45 @@ pub async fn bad_parameters_are_400_naming_them() {
     let detail = assert_cf_error(response, 400, 10005, "CF-BadQueryParameter").await;
     assert!(detail.contains("Per page") && detail.contains("Order by"), "{detail}");
 
-    // The typed client sees the same error.
-    let result =
-        server.client().droplet_list(None, None, None, None, None, Some(0), None, None, None).await;
+    // The typed client checks the documented syntax itself; a rule the syntax cannot state (the
+    // reserved prefix) reaches the server, and the client sees its error.
+    assert!(types::LabelSelector::try_from("no spaces allowed").is_err());
+    let result = typed_list(&server, None, Some("cloudfoundry.org/x"), None, None).await;
     let detail = assert_client_cf_error(result, 400, 10005, "CF-BadQueryParameter");
-    assert!(detail.contains("Page must be a positive integer"), "{detail}");
+    assert!(detail.contains("prefix 'cloudfoundry.org' is reserved"), "{detail}");
+}
+
+/// `GET /v3/droplets` through the generated client, with the parameters these tests set.
+async fn typed_list(
+    server: &TestServer,
+    app_guids: Option<&str>,
+    label_selector: Option<&str>,
+    order_by: Option<&str>,
+    per_page: Option<u32>,
+) -> Result<droplet_client::ResponseValue<types::DropletList>, droplet_client::Error<types::Error>>
+{
+    let selector = label_selector.map(|s| types::LabelSelector::try_from(s).unwrap());
+    let order = order_by.map(|o| types::ListOrder::try_from(o).unwrap());
+    let per_page = per_page.map(|n| std::num::NonZeroU32::new(n).unwrap());
+    let client = server.client();
+    let list = client.droplet_list(
+        app_guids,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        selector.as_ref(),
+        order.as_ref(),
+        None,
+        per_page,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    );
+    list.await
 }

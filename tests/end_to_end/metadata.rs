@@ -25,7 +25,25 @@ fn create_body() -> Value {
 async fn selected(server: &TestServer, selector: &str) -> u64 {
     let page = server
         .client()
-        .droplet_list(None, None, None, Some(selector), None, None, None, None, None)
+        .droplet_list(
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            Some(&droplet_client::types::LabelSelector::try_from(selector).unwrap()),
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
         .await
         .unwrap()
         .into_inner();
@@ -323,7 +341,10 @@ pub async fn create_takes_metadata_and_checks_process_types() {
     // Nothing was created by the rejected requests.
     let page = server
         .client()
-        .droplet_list(None, None, None, None, None, None, None, None, None)
+        .droplet_list(
+            None, None, None, None, None, None, None, None, None, None, None, None, None, None,
+            None, None, None,
+        )
         .await
         .unwrap()
         .into_inner();

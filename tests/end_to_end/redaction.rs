@@ -25,7 +25,10 @@ async fn lists_need_a_read_scope() {
     for scope in [READ, ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR] {
         let result = server
             .client_with(&server.token(&[scope]))
-            .droplet_list(None, None, None, None, None, None, None, None, None)
+            .droplet_list(
+                None, None, None, None, None, None, None, None, None, None, None, None, None, None,
+                None, None, None,
+            )
             .await;
         assert!(result.is_ok(), "{scope}: {result:?}");
     }
@@ -42,7 +45,10 @@ pub async fn secrets_are_redacted_in_lists_and_for_readers() {
     for scopes in [&[READ, WRITE][..], &[ADMIN], &[READ]] {
         let page = server
             .client_with(&server.token(scopes))
-            .droplet_list(None, None, None, None, None, None, None, None, None)
+            .droplet_list(
+                None, None, None, None, None, None, None, None, None, None, None, None, None, None,
+                None, None, None,
+            )
             .await
             .unwrap()
             .into_inner();

@@ -3,7 +3,8 @@
 //! root it installs and starts what is missing, otherwise it says in one line what to run), then
 //! installs the Python tools the tests use from PyPI into a virtualenv under target/
 //! (openapi-spec-validator; cloudfoundry-client, the CF client the compatibility test drives the
-//! server with), checks the OpenAPI document against the OpenAPI 3.0 schema, then runs the
+//! server with; schemathesis and openapi-python-client, which the contract tests run against the
+//! real server), checks the OpenAPI document against the OpenAPI 3.0 schema, then runs the
 //! workspace's tests with `DROPLET_TEST_PYTHON` naming that virtualenv's Python.
 
 use std::path::{Path, PathBuf};
@@ -13,8 +14,14 @@ use anyhow::{Context, bail};
 
 use crate::prerequisites;
 
-/// Pinned Python packages: the spec validator and the third-party CF client.
-const PYTHON_PACKAGES: &[&str] = &["openapi-spec-validator==0.9.0", "cloudfoundry-client==1.40.4"];
+/// Pinned Python packages: the spec validator, the third-party CF client, schemathesis (the
+/// contract test) and openapi-python-client (the document must generate a working Python client).
+const PYTHON_PACKAGES: &[&str] = &[
+    "openapi-spec-validator==0.9.0",
+    "cloudfoundry-client==1.40.4",
+    "schemathesis==4.32.5",
+    "openapi-python-client==0.29.1",
+];
 
 pub fn run(root: &Path, cargo_test_args: &[String]) -> anyhow::Result<()> {
     prerequisites::for_tests();

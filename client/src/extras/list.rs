@@ -1,10 +1,12 @@
-//! Listing droplets with named, typed filters instead of the generated method's nine positional
+//! Listing droplets with named, typed filters instead of the generated method's positional
 //! `Option`s.
+
+use std::num::NonZeroU32;
 
 use uuid::Uuid;
 
 use super::error::ClientError;
-use crate::generated::{Client, types};
+use crate::generated::{Client, Error, types};
 
 /// Which droplets [`Client::list_droplets`] asks for. Set only what you need and take the rest
 /// from `Default`, which sends no filter (the server's first page of 50, oldest first):
@@ -45,7 +47,8 @@ pub struct DropletQuery {
 
 impl Client {
     /// One page of the droplets `query` selects (`GET /v3/droplets`); its `pagination` says how
-    /// many there are and links the other pages.
+    /// many there are and links the other pages. A filter the API's syntax does not allow is
+    /// refused before anything is sent.
     pub async fn list_droplets(
         &self,
         query: &DropletQuery,
@@ -54,19 +57,51 @@ impl Client {
         let guids = list(query.guids.iter().map(Uuid::to_string).collect());
         let app_guids = list(query.app_guids.iter().map(Uuid::to_string).collect());
         let states = list(query.states.iter().map(ToString::to_string).collect());
+        let states: Option<types::StateList> = parse("states", states.as_deref())?;
+        let label_selector = parse("label_selector", query.label_selector.as_deref())?;
+        let created_ats = parse("created_ats", query.created_ats.as_deref())?;
+        let updated_ats = parse("updated_ats", query.updated_ats.as_deref())?;
+        let order_by = parse("order_by", query.order_by.as_deref())?;
+        let page = positive("page", query.page)?;
+        let per_page = positive("per_page", query.per_page)?;
         let page = self
             .droplet_list(
                 app_guids.as_deref(),
-                query.created_ats.as_deref(),
+                created_ats.as_ref(),
+                None,
+                None,
+                None,
+                None,
                 guids.as_deref(),
-                query.label_selector.as_deref(),
-                query.order_by.as_deref(),
-                query.page,
-                query.per_page,
-                states.as_deref(),
-                query.updated_ats.as_deref(),
+                label_selector.as_ref(),
+                order_by.as_ref(),
+                page,
+                per_page,
+                states.as_ref(),
+                updated_ats.as_ref(),
+                None,
+                None,
+                None,
+                None,
             )
             .await?;
         Ok(page.into_inner())
     }
+}
+
+fn invalid(name: &str, why: impl std::fmt::Display) -> ClientError {
+    ClientError::from(Error::InvalidRequest(format!("{name}: {why}")))
+}
+
+/// A filter in the type the generated method takes, which checks the API's syntax.
+fn parse<T>(name: &str, value: Option<&str>) -> Result<Option<T>, ClientError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    value.map(str::parse).transpose().map_err(|e| invalid(name, e))
+}
+
+fn positive(name: &str, value: Option<u32>) -> Result<Option<NonZeroU32>, ClientError> {
+    value.map(|v| NonZeroU32::new(v).ok_or_else(|| invalid(name, "must be 1 or more"))).transpose()
 }

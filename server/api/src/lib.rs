@@ -277,20 +277,24 @@ pub trait DropletApi {
     ) -> Result<HttpResponseOk<V3RootDocument>, CfError>;
 
     /// Get this API's OpenAPI document
+    ///
+    /// Unauthenticated: this document, as `openapi.json` in the repository holds it.
     #[endpoint {
         method = GET,
         path = "/openapi.json",
-        unpublished = true,
+        tags = ["root"],
     }]
     async fn openapi_get(
         rqctx: RequestContext<Self::Context>,
     ) -> Result<HttpResponseOk<serde_json::Value>, CfError>;
 
-    /// Get this API's documentation: `openapi.json` rendered as one self-contained HTML page
+    /// Get this API's documentation
+    ///
+    /// Unauthenticated: this document rendered as one self-contained HTML page (`text/html`).
     #[endpoint {
         method = GET,
         path = "/docs",
-        unpublished = true,
+        tags = ["root"],
     }]
     async fn docs_get(
         rqctx: RequestContext<Self::Context>,

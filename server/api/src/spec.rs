@@ -8,8 +8,39 @@ use serde_json::{Value, json};
 const BEARER: &str = "bearer";
 
 /// Operations that carry their own authorization and take no bearer token.
-const UNAUTHENTICATED_OPERATIONS: &[&str] =
-    &["droplet_bits_signed", "droplet_bits_signed_head", "root_get", "v3_root_get", "health_get"];
+const UNAUTHENTICATED_OPERATIONS: &[&str] = &[
+    "droplet_bits_signed",
+    "droplet_bits_signed_head",
+    "root_get",
+    "v3_root_get",
+    "health_get",
+    "openapi_get",
+    "docs_get",
+];
+
+/// The 422s of each operation: the rules a request can break that its schema cannot state.
+const UNPROCESSABLE: &[(&str, &str)] = &[
+    (
+        "droplet_create",
+        "The body breaks a rule: a label, annotation or process type the Cloud Controller would \
+         refuse; a copy (`source_guid`) with anything but `relationships`; or a copy of a droplet \
+         that is not `STAGED`. Nothing was created.",
+    ),
+    (
+        "droplet_update",
+        "A label or annotation the Cloud Controller would refuse. Nothing was changed.",
+    ),
+    (
+        "droplet_upload",
+        "The form breaks a rule: no `bits` file, a `bits` file name that does not end in `.tgz` \
+         or `.tar.gz`, an empty or cut-short file, an unknown field, or `resources` that is not \
+         a JSON array of resources; or the droplet is not `AWAITING_UPLOAD`, or another upload \
+         of it is in progress. Nothing was stored. (Bits that are not a gzip tarball are \
+         accepted and fail the droplet in the job.)",
+    ),
+    ("droplet_download", "Only `STAGED` droplets can be downloaded."),
+    ("droplet_download_head", "Only `STAGED` droplets can be downloaded."),
+];
 
 /// Operations that answer with the droplet's bits, and those that answer with their headers.
 const BITS_OPERATIONS: &[&str] = &["droplet_download", "droplet_bits_signed"];
@@ -30,6 +61,17 @@ pub fn openapi_document() -> Value {
         describe_bits_responses(operation_mut(&mut document, operation), false);
     }
     describe_upload_responses(operation_mut(&mut document, "droplet_upload"));
+    describe_text_response(&mut document, "docs_get", "text/html", "The documentation page.");
+    describe_text_response(
+        &mut document,
+        "metrics_get",
+        "text/plain",
+        "The metrics, in the Prometheus text format (`text/plain; version=0.0.4`).",
+    );
+    for (operation, description) in UNPROCESSABLE {
+        operation_mut(&mut document, operation)["responses"]["422"] =
+            json!({ "description": description, "content": error_content() });
+    }
     document
 }
 
@@ -93,7 +135,7 @@ fn describe_bits_responses(operation: &mut Value, with_body: bool) {
     responses["416"] = json!({
         "description": "The `Range` does not overlap the droplet.",
         "headers": { "Content-Range": header("`bytes */SIZE`: the droplet's size.") },
-        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } },
+        "content": error_content(),
     });
     // Errors keep their documented body, as dropshot documents every error of a HEAD.
     if !with_body {
@@ -129,8 +171,26 @@ fn describe_upload_responses(operation: &mut Value) {
             "required": true,
             "schema": { "type": "integer", "format": "uint64" },
         } },
-        "content": json_of("Error"),
+        "content": error_content(),
     });
+}
+
+/// A `200` with a text body, in place of the `default` dropshot documents for a raw response.
+fn describe_text_response(document: &mut Value, operation: &str, media: &str, description: &str) {
+    let responses = &mut operation_mut(document, operation)["responses"];
+    responses.as_object_mut().expect("responses").remove("default");
+    responses["200"] = json!({
+        "description": description,
+        "content": { media: { "schema": { "type": "string" } } },
+    });
+    for range in ["4XX", "5XX"] {
+        responses[range] = json!({ "$ref": "#/components/responses/Error" });
+    }
+}
+
+/// An error response's body: the CF error envelope.
+fn error_content() -> Value {
+    json!({ "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } })
 }
 
 fn operation_mut<'a>(document: &'a mut Value, operation_id: &str) -> &'a mut Value {

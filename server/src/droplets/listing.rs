@@ -28,6 +28,8 @@ pub enum ListScope<'a> {
     App(&'a str),
 }
 const MAX_REQUIREMENTS: usize = 50;
+/// The largest page number (a signed 32-bit integer); the spec states it too.
+const MAX_PAGE: u64 = droplet_api::MAX_PAGE;
 const TIMESTAMP_FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";
 
 /// A list request: the store's query, and the parameters its pagination links carry.
@@ -48,9 +50,11 @@ fn list(value: &str) -> Vec<String> {
 }
 
 fn parse_timestamp(value: &str) -> Option<i64> {
+    use chrono::Timelike;
     chrono::NaiveDateTime::parse_from_str(value, TIMESTAMP_FORMAT)
         .ok()
-        .filter(|t| t.format(TIMESTAMP_FORMAT).to_string() == value)
+        // Whole seconds, and no leap second (`:60`), which chrono would take.
+        .filter(|t| t.nanosecond() == 0 && t.format(TIMESTAMP_FORMAT).to_string() == value)
         .map(|t| t.and_utc().timestamp())
 }
 
@@ -234,7 +238,8 @@ pub fn parse(pairs: &[(String, String)], scope: ListScope<'_>) -> Result<ListReq
         }
         match base {
             "page" => match value.parse::<u64>() {
-                Ok(page) if page > 0 => query.page = page,
+                Ok(page) if (1..=MAX_PAGE).contains(&page) => query.page = page,
+                Ok(page) if page > 0 => errors.push(format!("Page must be at most {MAX_PAGE}")),
                 _ => errors.push("Page must be a positive integer".into()),
             },
             "per_page" => match value.parse::<u64>() {

@@ -4,30 +4,21 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::droplet::Droplet;
+use super::query_syntax::{self, LabelSelector, ListOrder, StateList, UtcTime, UtcTimeList};
 
 /// Query of `GET /v3/droplets`. Lists are comma-separated; a parameter not named here is 400.
+///
+/// The server reads the raw query (`ListQuery`); this struct documents it.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 pub struct DropletListParams {
     /// Droplet guids to include.
     pub guids: Option<String>,
     /// Droplet states to include, e.g. `STAGED,FAILED`.
-    pub states: Option<String>,
+    pub states: Option<StateList>,
     /// App guids whose droplets to include.
     pub app_guids: Option<String>,
-    /// Label requirements, joined by commas: `key`, `!key`, `key=value`, `key==value`,
-    /// `key!=value`, `key in (v1,v2)`, `key notin (v1,v2)`.
-    pub label_selector: Option<String>,
-    /// Creation times (`YYYY-MM-DDThh:mm:ssZ`) to include, comma-separated; or a single time as
-    /// `created_ats[lt]`, `created_ats[lte]`, `created_ats[gt]` or `created_ats[gte]`.
-    pub created_ats: Option<String>,
-    /// Update times, like `created_ats`: a list, or `updated_ats[lt|lte|gt|gte]`.
-    pub updated_ats: Option<String>,
-    /// Page to show, from 1 (the default).
-    pub page: Option<u32>,
-    /// Droplets per page, 1 to 5000; 50 by default.
-    pub per_page: Option<u32>,
-    /// `created_at` (the default), `updated_at`, or either with `-` for descending order.
-    pub order_by: Option<String>,
+    #[serde(flatten)]
+    pub filters: ListFilters,
 }
 
 /// Query of `GET /v3/apps/{guid}/droplets`: the filters of `GET /v3/droplets` but `app_guids`
@@ -37,22 +28,57 @@ pub struct AppDropletListParams {
     /// Droplet guids to include.
     pub guids: Option<String>,
     /// Droplet states to include, e.g. `STAGED,FAILED`.
-    pub states: Option<String>,
+    pub states: Option<StateList>,
     /// `true`: only the app's current droplet. This service keeps no apps, so no droplet is an
     /// app's current one and the list is empty; `false` (the default) lists them all.
     pub current: Option<bool>,
-    /// Label requirements, as for `GET /v3/droplets`.
-    pub label_selector: Option<String>,
-    /// Creation times, as for `GET /v3/droplets`: a list, or `created_ats[lt|lte|gt|gte]`.
-    pub created_ats: Option<String>,
-    /// Update times, as for `GET /v3/droplets`: a list, or `updated_ats[lt|lte|gt|gte]`.
-    pub updated_ats: Option<String>,
-    /// Page to show, from 1 (the default).
-    pub page: Option<u32>,
+    #[serde(flatten)]
+    pub filters: ListFilters,
+}
+
+/// The parameters both droplet lists take: labels, timestamps, paging and order.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+pub struct ListFilters {
+    /// Droplets whose labels meet every requirement.
+    pub label_selector: Option<LabelSelector>,
+    /// Droplets created at one of these times.
+    pub created_ats: Option<UtcTimeList>,
+    /// Droplets created before this time.
+    #[serde(rename = "created_ats[lt]")]
+    pub created_before: Option<UtcTime>,
+    /// Droplets created at or before this time.
+    #[serde(rename = "created_ats[lte]")]
+    pub created_at_or_before: Option<UtcTime>,
+    /// Droplets created after this time.
+    #[serde(rename = "created_ats[gt]")]
+    pub created_after: Option<UtcTime>,
+    /// Droplets created at or after this time.
+    #[serde(rename = "created_ats[gte]")]
+    pub created_at_or_after: Option<UtcTime>,
+    /// Droplets last updated at one of these times.
+    pub updated_ats: Option<UtcTimeList>,
+    /// Droplets last updated before this time.
+    #[serde(rename = "updated_ats[lt]")]
+    pub updated_before: Option<UtcTime>,
+    /// Droplets last updated at or before this time.
+    #[serde(rename = "updated_ats[lte]")]
+    pub updated_at_or_before: Option<UtcTime>,
+    /// Droplets last updated after this time.
+    #[serde(rename = "updated_ats[gt]")]
+    pub updated_after: Option<UtcTime>,
+    /// Droplets last updated at or after this time.
+    #[serde(rename = "updated_ats[gte]")]
+    pub updated_at_or_after: Option<UtcTime>,
+    /// Page to show, from 1 (the default) to 2147483647.
+    #[serde(default)]
+    #[schemars(schema_with = "query_syntax::page")]
+    pub page: Option<u64>,
     /// Droplets per page, 1 to 5000; 50 by default.
-    pub per_page: Option<u32>,
-    /// `created_at` (the default), `updated_at`, or either with `-` for descending order.
-    pub order_by: Option<String>,
+    #[serde(default)]
+    #[schemars(schema_with = "query_syntax::per_page")]
+    pub per_page: Option<u64>,
+    /// The order, `created_at` by default.
+    pub order_by: Option<ListOrder>,
 }
 
 /// A page of droplets.
