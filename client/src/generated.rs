@@ -18,6 +18,11 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub version: ::std::option::Option<::std::string::String>,
     }
+    ///A CF error response: an HTTP status and the `errors` envelope.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct CfErrorEnvelope {
+        pub errors: ::std::vec::Vec<ErrorItem>,
+    }
     ///`Checksum`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Checksum {
@@ -195,11 +200,6 @@ pub mod types {
         ///Optional: files the tarball must contain with that size and SHA-1, sent as a JSON array (`[{"path", "size_in_bytes", "checksum": {"value"}}]`). The job fails the droplet otherwise.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub resources: ::std::option::Option<::std::vec::Vec<UploadResource>>,
-    }
-    ///A CF error response: an HTTP status and the `errors` envelope.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct Error {
-        pub errors: ::std::vec::Vec<ErrorItem>,
     }
     ///One error in a CF error body, and one entry of a failed job's `errors`.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -986,7 +986,7 @@ Sends a `GET` request to `/`
 */
     pub async fn root_get<'a>(
         &'a self,
-    ) -> Result<ResponseValue<types::RootDocument>, Error<types::Error>> {
+    ) -> Result<ResponseValue<types::RootDocument>, Error<types::CfErrorEnvelope>> {
         let url = format!("{}/", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1031,7 +1031,7 @@ Sends a `GET` request to `/docs`
 */
     pub async fn docs_get<'a>(
         &'a self,
-    ) -> Result<ResponseValue<ByteStream>, Error<types::Error>> {
+    ) -> Result<ResponseValue<ByteStream>, Error<types::CfErrorEnvelope>> {
         let url = format!("{}/docs", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1068,7 +1068,7 @@ Sends a `GET` request to `/healthz`
 */
     pub async fn health_get<'a>(
         &'a self,
-    ) -> Result<ResponseValue<types::Health>, Error<types::Error>> {
+    ) -> Result<ResponseValue<types::Health>, Error<types::CfErrorEnvelope>> {
         let url = format!("{}/healthz", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1113,7 +1113,7 @@ Sends a `GET` request to `/metrics`
 */
     pub async fn metrics_get<'a>(
         &'a self,
-    ) -> Result<ResponseValue<ByteStream>, Error<types::Error>> {
+    ) -> Result<ResponseValue<ByteStream>, Error<types::CfErrorEnvelope>> {
         let url = format!("{}/metrics", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1150,7 +1150,7 @@ Sends a `GET` request to `/openapi.json`
 */
     pub async fn openapi_get<'a>(
         &'a self,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<types::Error>> {
+    ) -> Result<ResponseValue<::serde_json::Value>, Error<types::CfErrorEnvelope>> {
         let url = format!("{}/openapi.json", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1195,7 +1195,7 @@ Sends a `GET` request to `/v3`
 */
     pub async fn v3_root_get<'a>(
         &'a self,
-    ) -> Result<ResponseValue<types::V3RootDocument>, Error<types::Error>> {
+    ) -> Result<ResponseValue<types::V3RootDocument>, Error<types::CfErrorEnvelope>> {
         let url = format!("{}/v3", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1277,7 +1277,7 @@ Arguments:
         updated_ats_gte: Option<&'a types::UtcTime>,
         updated_ats_lt: Option<&'a types::UtcTime>,
         updated_ats_lte: Option<&'a types::UtcTime>,
-    ) -> Result<ResponseValue<types::DropletList>, Error<types::Error>> {
+    ) -> Result<ResponseValue<types::DropletList>, Error<types::CfErrorEnvelope>> {
         let url = format!(
             "{}/v3/apps/{}/droplets", self.baseurl, encode_path(& guid.to_string()),
         );
@@ -1396,7 +1396,7 @@ Arguments:
         updated_ats_gte: Option<&'a types::UtcTime>,
         updated_ats_lt: Option<&'a types::UtcTime>,
         updated_ats_lte: Option<&'a types::UtcTime>,
-    ) -> Result<ResponseValue<types::DropletList>, Error<types::Error>> {
+    ) -> Result<ResponseValue<types::DropletList>, Error<types::CfErrorEnvelope>> {
         let url = format!("{}/v3/droplets", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1483,7 +1483,7 @@ Arguments:
         &'a self,
         source_guid: Option<&'a str>,
         body: &'a types::DropletCreate,
-    ) -> Result<ResponseValue<types::Droplet>, Error<types::Error>> {
+    ) -> Result<ResponseValue<types::Droplet>, Error<types::CfErrorEnvelope>> {
         let url = format!("{}/v3/droplets", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1529,7 +1529,7 @@ Sends a `GET` request to `/v3/droplets/{guid}`
     pub async fn droplet_get<'a>(
         &'a self,
         guid: &'a str,
-    ) -> Result<ResponseValue<types::Droplet>, Error<types::Error>> {
+    ) -> Result<ResponseValue<types::Droplet>, Error<types::CfErrorEnvelope>> {
         let url = format!(
             "{}/v3/droplets/{}", self.baseurl, encode_path(& guid.to_string()),
         );
@@ -1577,7 +1577,7 @@ Sends a `DELETE` request to `/v3/droplets/{guid}`
     pub async fn droplet_delete<'a>(
         &'a self,
         guid: &'a str,
-    ) -> Result<ResponseValue<()>, Error<types::Error>> {
+    ) -> Result<ResponseValue<()>, Error<types::CfErrorEnvelope>> {
         let url = format!(
             "{}/v3/droplets/{}", self.baseurl, encode_path(& guid.to_string()),
         );
@@ -1626,7 +1626,7 @@ Sends a `PATCH` request to `/v3/droplets/{guid}`
         &'a self,
         guid: &'a str,
         body: &'a types::DropletUpdate,
-    ) -> Result<ResponseValue<types::Droplet>, Error<types::Error>> {
+    ) -> Result<ResponseValue<types::Droplet>, Error<types::CfErrorEnvelope>> {
         let url = format!(
             "{}/v3/droplets/{}", self.baseurl, encode_path(& guid.to_string()),
         );
@@ -1687,7 +1687,7 @@ Arguments:
         if_none_match: Option<&'a str>,
         if_range: Option<&'a str>,
         range: Option<&'a str>,
-    ) -> Result<ResponseValue<ByteStream>, Error<types::Error>> {
+    ) -> Result<ResponseValue<ByteStream>, Error<types::CfErrorEnvelope>> {
         let url = format!(
             "{}/v3/droplets/{}/bits", self.baseurl, encode_path(& guid.to_string()),
         );
@@ -1755,7 +1755,7 @@ Arguments:
         if_none_match: Option<&'a str>,
         if_range: Option<&'a str>,
         range: Option<&'a str>,
-    ) -> Result<ResponseValue<()>, Error<types::Error>> {
+    ) -> Result<ResponseValue<()>, Error<types::CfErrorEnvelope>> {
         let url = format!(
             "{}/v3/droplets/{}/bits", self.baseurl, encode_path(& guid.to_string()),
         );
@@ -1812,7 +1812,7 @@ Arguments:
         if_none_match: Option<&'a str>,
         if_range: Option<&'a str>,
         range: Option<&'a str>,
-    ) -> Result<ResponseValue<ByteStream>, Error<types::Error>> {
+    ) -> Result<ResponseValue<ByteStream>, Error<types::CfErrorEnvelope>> {
         let url = format!(
             "{}/v3/droplets/{}/download", self.baseurl, encode_path(& guid.to_string()),
         );
@@ -1870,7 +1870,7 @@ Arguments:
         if_none_match: Option<&'a str>,
         if_range: Option<&'a str>,
         range: Option<&'a str>,
-    ) -> Result<ResponseValue<()>, Error<types::Error>> {
+    ) -> Result<ResponseValue<()>, Error<types::CfErrorEnvelope>> {
         let url = format!(
             "{}/v3/droplets/{}/download", self.baseurl, encode_path(& guid.to_string()),
         );
@@ -1928,7 +1928,7 @@ Sends a `GET` request to `/v3/jobs/{guid}`
     pub async fn job_get<'a>(
         &'a self,
         guid: &'a str,
-    ) -> Result<ResponseValue<types::Job>, Error<types::Error>> {
+    ) -> Result<ResponseValue<types::Job>, Error<types::CfErrorEnvelope>> {
         let url = format!(
             "{}/v3/jobs/{}", self.baseurl, encode_path(& guid.to_string()),
         );

@@ -26,7 +26,7 @@ impl Client {
         &'a self,
         guid: &'a str,
         form: DropletUploadForm,
-    ) -> Result<ResponseValue<types::Droplet>, Error<types::Error>> {
+    ) -> Result<ResponseValue<types::Droplet>, Error<types::CfErrorEnvelope>> {
         let url = format!("{}/v3/droplets/{}/upload", self.baseurl(), encode_path(guid));
         let mut multipart = reqwest::multipart::Form::new();
         let value = form.bits;

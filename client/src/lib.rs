@@ -58,7 +58,7 @@
 //! Every endpoint is a method of [`Client`], generated from `openapi.json` by progenitor
 //! (`generated.rs`), and by the repository's own generator for the `multipart/form-data` upload
 //! ([`Client::droplet_upload`], `generated_multipart.rs`); `cargo xtask regen` writes both. They
-//! fail with [`Error`]`<`[`types::Error`]`>`, `types::Error` being the CF error envelope
+//! fail with [`Error`]`<`[`types::CfErrorEnvelope`]`>`, the CF error envelope
 //! (`{"errors": [{"code", "title", "detail"}]}`).
 //!
 //! The hand-written extras make large transfers and long jobs practical, and fail with one

@@ -26,7 +26,7 @@ from droplet_bits_api_client.models import (
     DropletRelationships,
     DropletState,
     DropletUploadForm,
-    Error,
+    CfErrorEnvelope,
     JobState,
     RelationshipData,
     ToOneRelationship,
@@ -70,7 +70,7 @@ assert downloaded.status_code == 200, downloaded.status_code
 assert downloaded.content == bits, "the downloaded bits differ from the uploaded ones"
 
 missing = droplet_get.sync(str(uuid.uuid4()), client=client)
-assert isinstance(missing, Error), missing
+assert isinstance(missing, CfErrorEnvelope), missing
 assert missing.errors[0].code == 10010, missing.errors
 assert missing.errors[0].title == "CF-ResourceNotFound", missing.errors
 assert missing.errors[0].detail == "Droplet not found", missing.errors

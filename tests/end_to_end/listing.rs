@@ -342,8 +342,10 @@ async fn typed_list(
     label_selector: Option<&str>,
     order_by: Option<&str>,
     per_page: Option<u32>,
-) -> Result<droplet_client::ResponseValue<types::DropletList>, droplet_client::Error<types::Error>>
-{
+) -> Result<
+    droplet_client::ResponseValue<types::DropletList>,
+    droplet_client::Error<types::CfErrorEnvelope>,
+> {
     let selector = label_selector.map(|s| types::LabelSelector::try_from(s).unwrap());
     let order = order_by.map(|o| types::ListOrder::try_from(o).unwrap());
     let per_page = per_page.map(|n| std::num::NonZeroU32::new(n).unwrap());

@@ -135,7 +135,9 @@ where
 
 /// A generated method's answer, its error as the extras' [`ClientError`] (which [`describe`]
 /// puts on one line).
-fn inner<T>(answer: Result<ResponseValue<T>, Error<types::Error>>) -> Result<T, ClientError> {
+fn inner<T>(
+    answer: Result<ResponseValue<T>, Error<types::CfErrorEnvelope>>,
+) -> Result<T, ClientError> {
     Ok(answer?.into_inner())
 }
 

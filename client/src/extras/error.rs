@@ -18,7 +18,7 @@ pub enum ClientError {
     /// did not expect, or could not be reached. The generated methods fail with this error type;
     /// `?` turns it into a `ClientError`.
     #[error("{}", api_line(.0))]
-    Api(Box<Error<types::Error>>),
+    Api(Box<Error<types::CfErrorEnvelope>>),
     /// The token cannot be sent as a bearer token; nothing was sent.
     #[error("the token cannot be used: {0}")]
     InvalidToken(&'static str),
@@ -106,8 +106,8 @@ impl ClientError {
     }
 }
 
-impl From<Error<types::Error>> for ClientError {
-    fn from(error: Error<types::Error>) -> Self {
+impl From<Error<types::CfErrorEnvelope>> for ClientError {
+    fn from(error: Error<types::CfErrorEnvelope>) -> Self {
         ClientError::Api(Box::new(error))
     }
 }
@@ -117,7 +117,7 @@ fn items(errors: &[types::ErrorItem]) -> String {
     each.collect::<Vec<_>>().join("; ")
 }
 
-fn api_line(error: &Error<types::Error>) -> String {
+fn api_line(error: &Error<types::CfErrorEnvelope>) -> String {
     match error {
         Error::ErrorResponse(response) => {
             format!("{} ({})", items(&response.errors), response.status())

@@ -18,7 +18,7 @@ pub struct ErrorItem {
 
 /// A CF error response: an HTTP status and the `errors` envelope.
 #[derive(Debug, Serialize, JsonSchema)]
-#[schemars(rename = "Error")]
+#[schemars(rename = "CfErrorEnvelope")]
 pub struct CfError {
     #[serde(skip)]
     status: ErrorStatusCode,

@@ -4,6 +4,10 @@
 
 use serde_json::{Value, json};
 
+/// Name of the CF error envelope's schema, and of dropshot's shared error response, which is named
+/// after it (`CfError`'s schemars name).
+const ERROR_SCHEMA: &str = "CfErrorEnvelope";
+
 /// Name of the bearer-token security scheme in the document.
 const BEARER: &str = "bearer";
 
@@ -184,13 +188,13 @@ fn describe_text_response(document: &mut Value, operation: &str, media: &str, de
         "content": { media: { "schema": { "type": "string" } } },
     });
     for range in ["4XX", "5XX"] {
-        responses[range] = json!({ "$ref": "#/components/responses/Error" });
+        responses[range] = json!({ "$ref": format!("#/components/responses/{ERROR_SCHEMA}") });
     }
 }
 
 /// An error response's body: the CF error envelope.
 fn error_content() -> Value {
-    json!({ "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } })
+    json!({ "application/json": { "schema": { "$ref": format!("#/components/schemas/{ERROR_SCHEMA}") } } })
 }
 
 fn operation_mut<'a>(document: &'a mut Value, operation_id: &str) -> &'a mut Value {

@@ -26,7 +26,7 @@ pub async fn assert_cf_error(
 
 /// Checks the generated client got a CF error response; returns the detail.
 pub fn assert_client_cf_error<T>(
-    result: Result<T, droplet_client::Error<types::Error>>,
+    result: Result<T, droplet_client::Error<types::CfErrorEnvelope>>,
     status: u16,
     code: i64,
     title: &str,
