@@ -77,7 +77,7 @@
 //!   their `_with` forms: follow a job or a copy with a backoff, up to a deadline
 //!   ([`WaitOptions`]).
 //! - [`Client::list_droplets`]: a page of droplets selected by a [`DropletQuery`] whose fields
-//!   name the filters, rather than the generated [`Client::droplet_list`]'s nine positional
+//!   name the filters, rather than the generated [`Client::droplet_list`]'s seventeen positional
 //!   `Option`s.
 //! - [`FilePart`]: the `bits` of a [`DropletUploadForm`] for [`Client::droplet_upload`], streamed
 //!   from a file or any byte stream.
