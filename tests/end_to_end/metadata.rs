@@ -23,30 +23,11 @@ fn create_body() -> Value {
 }
 
 async fn selected(server: &TestServer, selector: &str) -> u64 {
-    let page = server
-        .client()
-        .droplet_list(
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            Some(&droplet_client::types::LabelSelector::try_from(selector).unwrap()),
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-        )
-        .await
-        .unwrap()
-        .into_inner();
+    let query = droplet_client::DropletQuery {
+        label_selector: Some(selector.to_owned()),
+        ..Default::default()
+    };
+    let page = server.client().list_droplets(&query).await.unwrap();
     page.pagination.total_results
 }
 
@@ -339,14 +320,6 @@ pub async fn create_takes_metadata_and_checks_process_types() {
         }
     }
     // Nothing was created by the rejected requests.
-    let page = server
-        .client()
-        .droplet_list(
-            None, None, None, None, None, None, None, None, None, None, None, None, None, None,
-            None, None, None,
-        )
-        .await
-        .unwrap()
-        .into_inner();
+    let page = server.client().list_droplets(&Default::default()).await.unwrap();
     assert_eq!(page.pagination.total_results, 2);
 }

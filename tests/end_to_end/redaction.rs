@@ -23,13 +23,8 @@ async fn lists_need_a_read_scope() {
         .unwrap();
     assert_cf_error(response, 403, 10003, "CF-NotAuthorized").await;
     for scope in [READ, ADMIN, ADMIN_READ_ONLY, GLOBAL_AUDITOR] {
-        let result = server
-            .client_with(&server.token(&[scope]))
-            .droplet_list(
-                None, None, None, None, None, None, None, None, None, None, None, None, None, None,
-                None, None, None,
-            )
-            .await;
+        let result =
+            server.client_with(&server.token(&[scope])).list_droplets(&Default::default()).await;
         assert!(result.is_ok(), "{scope}: {result:?}");
     }
 }
@@ -45,13 +40,9 @@ pub async fn secrets_are_redacted_in_lists_and_for_readers() {
     for scopes in [&[READ, WRITE][..], &[ADMIN], &[READ]] {
         let page = server
             .client_with(&server.token(scopes))
-            .droplet_list(
-                None, None, None, None, None, None, None, None, None, None, None, None, None, None,
-                None, None, None,
-            )
+            .list_droplets(&Default::default())
             .await
-            .unwrap()
-            .into_inner();
+            .unwrap();
         let listed = &page.resources[0];
         assert_eq!(listed.execution_metadata, HIDDEN_IN_LISTS);
         assert_eq!(
