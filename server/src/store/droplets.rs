@@ -129,7 +129,7 @@ impl MetadataStore {
         droplet: Uuid,
     ) -> Result<Option<(DropletState, StoredBits)>, StoreError> {
         let row = sqlx::query(
-            "SELECT state, checksum_sha256, checksum_sha1, blob_size FROM droplets
+            "SELECT state, checksum_sha256, blob_size FROM droplets
              WHERE guid = $1 AND state = 'STAGED'",
         )
         .bind(droplet.to_string())
@@ -138,13 +138,9 @@ impl MetadataStore {
         let Some(row) = row else { return Ok(None) };
         let state = droplet_state_column(&row)?;
         let sha256: Option<String> = row.try_get("checksum_sha256")?;
-        let sha1: Option<String> = row.try_get("checksum_sha1")?;
         let size: Option<i64> = row.try_get("blob_size")?;
         Ok(match (sha256, size) {
-            (Some(sha256), Some(size)) => Some((
-                state,
-                StoredBits { sha256, sha1: sha1.unwrap_or_default(), size: size as u64 },
-            )),
+            (Some(sha256), Some(size)) => Some((state, StoredBits { sha256, size: size as u64 })),
             _ => None,
         })
     }
@@ -180,13 +176,12 @@ pub(super) async fn record_bits(
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     let updated = sqlx::query(
-        "UPDATE droplets SET state = $1, checksum_sha256 = $2, checksum_sha1 = $3,
-            blob_size = $4, error = NULL, updated_at = $5, pending_blob = NULL
-         WHERE guid = $6 AND state = $7",
+        "UPDATE droplets SET state = $1, checksum_sha256 = $2,
+            blob_size = $3, error = NULL, updated_at = $4, pending_blob = NULL
+         WHERE guid = $5 AND state = $6",
     )
     .bind(to.as_str())
     .bind(bits.sha256.clone())
-    .bind(bits.sha1.clone())
     .bind(bits.size as i64)
     .bind(now)
     .bind(droplet.to_string())

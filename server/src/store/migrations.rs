@@ -58,6 +58,9 @@ const MIGRATIONS: &[&str] = &[
     // disk) is reported, not only one that does not answer.
     "CREATE TABLE health_probe (id BIGINT PRIMARY KEY, checked_at BIGINT NOT NULL);
     INSERT INTO health_probe (id, checked_at) VALUES (1, 0)",
+    // 7: the whole droplet's SHA-1, which nothing read: the API's checksum is the SHA-256, and
+    // `resources` carry SHA-1s of files inside the tarball, checked by the inspection.
+    "ALTER TABLE droplets DROP COLUMN checksum_sha1",
 ];
 
 impl MetadataStore {

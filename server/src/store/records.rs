@@ -61,7 +61,6 @@ impl JobRecord {
 /// What a finished upload stored.
 pub struct StoredBits {
     pub sha256: String,
-    pub sha1: String,
     pub size: u64,
 }
 

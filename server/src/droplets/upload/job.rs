@@ -18,7 +18,6 @@ use crate::time::now_secs;
 /// What the request handed over: the upload's workers, still finishing, and the unpublished blob.
 pub struct ReceivedBits {
     pub sha256: Sink<(String, u64)>,
-    pub sha1: Sink<(String, u64)>,
     pub inspection: Sink<Result<(), Rejection>>,
     pub blob: Box<dyn BlobWriter>,
     /// `resources` that arrived after the bits: checked by reading the stored blob once more.
@@ -69,7 +68,6 @@ async fn store_bits(
 ) -> Result<StoredBits, ErrorItem> {
     let (sha256, size) = work.sha256.finish().await;
     ctx.metrics.upload_size.observe(size as f64);
-    let (sha1, _) = work.sha1.finish().await;
     if let Err(reason) = work.inspection.finish().await {
         // Dropping the writer discards the partial blob.
         drop(work.blob);
@@ -83,7 +81,7 @@ async fn store_bits(
         let _ = ctx.blobs.delete(&key).await;
         return Err(reason);
     }
-    Ok(StoredBits { sha256, sha1, size })
+    Ok(StoredBits { sha256, size })
 }
 
 async fn reinspect(

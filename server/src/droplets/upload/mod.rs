@@ -1,6 +1,6 @@
 //! `POST /v3/droplets/{guid}/upload`: the multipart body is parsed as it arrives, and the bits are
-//! fanned out, chunk by chunk, to the SHA-256 and SHA-1 digests, the gzip/tar inspection and the
-//! blobstore, each on a thread of its own. Nothing holds the droplet in memory.
+//! fanned out, chunk by chunk, to the SHA-256 digest, the gzip/tar inspection and the blobstore,
+//! each on a thread of its own. Nothing holds the droplet in memory.
 //!
 //! While the body streams in, the droplet stays `AWAITING_UPLOAD` under a lapsing upload claim
 //! (`claim`), so that an upload that never completes leaves nothing behind. Once the body is
@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use droplet_api::{CfError, DropletState, UploadForm, UploadResource};
 use dropshot::ErrorStatusCode;
-use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 use crate::auth::{Access, Caller};
@@ -151,7 +150,6 @@ async fn stream_bits(
 ) -> Result<job::ReceivedBits, (CfError, Box<dyn BlobWriter>)> {
     let resources_known = early_resources.clone().unwrap_or_default();
     let mut sha256 = Sink::spawn(digest::<Sha256>);
-    let mut sha1 = Sink::spawn(digest::<Sha1>);
     let mut inspection = Sink::spawn(move |bits| inspect::inspect(bits, &resources_known));
     let streamed = async {
         // Recorded with the claim, so that if this process dies, whichever replica finds the
@@ -161,16 +159,13 @@ async fn stream_bits(
         }
         while let Some(chunk) = bits.next_chunk(reader).await? {
             sha256.send(chunk.clone()).await;
-            sha1.send(chunk.clone()).await;
             inspection.send(chunk.clone()).await;
             blob.write(chunk).await?;
         }
         reader.read_after_bits(bits, early_resources.is_some()).await
     };
     match streamed.await {
-        Ok(late_resources) => {
-            Ok(job::ReceivedBits { sha256, sha1, inspection, blob, late_resources })
-        }
+        Ok(late_resources) => Ok(job::ReceivedBits { sha256, inspection, blob, late_resources }),
         Err(error) => Err((error, blob)),
     }
 }
