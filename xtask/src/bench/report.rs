@@ -6,6 +6,9 @@ use super::measure::{MIB, Samples, median, mib_per_s};
 const UPLOAD_RATIO_TARGET: f64 = 1.3;
 const DOWNLOAD_RATIO_TARGET: f64 = 0.9;
 const PEAK_RSS_TARGET_MIB: f64 = 64.0;
+/// Server CPU seconds an upload may cost per GiB of droplet. CPU time, unlike wall time, is
+/// little disturbed by a shared machine's neighbours, so it is judged on its own.
+const UPLOAD_CPU_PER_GIB_TARGET: f64 = 2.0;
 
 /// Our server on the local store beside nginx, against the targets.
 pub(super) fn against_nginx(droplet: &Droplet, rounds: u64, samples: &Samples, peak_rss: u64) {
@@ -44,6 +47,15 @@ pub(super) fn against_nginx(droplet: &Droplet, rounds: u64, samples: &Samples, p
         "{:<22}{ours_cpu:>10.2}{nginx_cpu:>10.2}{:>12.2}",
         "upload CPU (s)",
         ours_cpu / nginx_cpu
+    );
+    let gib = droplet.body_len as f64 / (1024.0 * MIB);
+    let (ours_cpu_gib, nginx_cpu_gib) = (ours_cpu / gib, nginx_cpu / gib);
+    println!(
+        "{:<22}{ours_cpu_gib:>10.2}{nginx_cpu_gib:>10.2}{:>12}  {:<10}{}",
+        "upload CPU (s/GiB)",
+        "",
+        format!("<= {UPLOAD_CPU_PER_GIB_TARGET:.1}"),
+        verdict(ours_cpu_gib <= UPLOAD_CPU_PER_GIB_TARGET)
     );
     println!(
         "{:<22}{ours_down:>10.1}{nginx_down:>10.1}{download_ratio:>12.2}  {:<10}{}",
