@@ -97,8 +97,8 @@ mod generated;
 mod generated_multipart;
 
 pub use extras::{
-    ClientError, DownloadOptions, DownloadReport, DropletQuery, FilePart, UploadOptions,
-    UploadReport, WaitOptions, accepted_job_guid,
+    ClientError, DownloadOptions, DownloadReport, DropletQuery, FilePart, TimeBounds,
+    UploadOptions, UploadReport, WaitOptions, accepted_job_guid,
 };
 pub use generated::*;
 pub use generated_multipart::*;

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use droplet_client::{ClientError, DropletQuery, WaitOptions, cli, types};
+use droplet_client::{ClientError, DropletQuery, TimeBounds, WaitOptions, cli, types};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -115,10 +115,33 @@ async fn list_droplets_takes_named_filters() {
     };
     let list = client.list_droplets(&query).await.unwrap();
     let guids: Vec<String> = list.resources.iter().map(|d| d.guid.to_string()).collect();
-    assert_eq!(guids, [staged]);
+    assert_eq!(guids, std::slice::from_ref(&staged));
     let query = DropletQuery { per_page: Some(1), page: Some(2), ..DropletQuery::default() };
     let list = client.list_droplets(&query).await.unwrap();
     assert_eq!((list.pagination.total_results, list.resources.len()), (2, 1));
+
+    // Time bounds: the `[lte]` and `[gt]` of the first droplet's creation time split the two
+    // (created within one second, they may share it: then only `[lte]` and `[gte]` are certain).
+    let first = server.droplet(&staged).await.created_at;
+    let first = first.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let created = |bounds: TimeBounds| DropletQuery { created: bounds, ..DropletQuery::default() };
+    let client = &client;
+    let count = |query: DropletQuery| async move {
+        client.list_droplets(&query).await.unwrap().pagination.total_results
+    };
+    let at_or_after = TimeBounds { at_or_after: Some(first.clone()), ..TimeBounds::default() };
+    assert_eq!(count(created(at_or_after)).await, 2);
+    let before = TimeBounds { before: Some(first.clone()), ..TimeBounds::default() };
+    assert_eq!(count(created(before)).await, 0);
+    let (at_or_before, after) = (
+        TimeBounds { at_or_before: Some(first.clone()), ..TimeBounds::default() },
+        TimeBounds { after: Some(first.clone()), ..TimeBounds::default() },
+    );
+    assert_eq!(count(created(at_or_before)).await + count(created(after)).await, 2);
+    // A time the API's syntax refuses is refused before anything is sent.
+    let bad = created(TimeBounds { after: Some("yesterday".into()), ..TimeBounds::default() });
+    let error = client.list_droplets(&bad).await.unwrap_err();
+    assert!(error.to_string().contains("created_ats[gt]"), "{error}");
 }
 
 /// A job another replica holds stays `PROCESSING`: the wait looks less and less often and gives

@@ -35,14 +35,48 @@ pub struct DropletQuery {
     pub label_selector: Option<String>,
     /// Creation times as the API takes them: `YYYY-MM-DDThh:mm:ssZ` values joined by commas.
     pub created_ats: Option<String>,
+    /// Creation times before or after a time (`created_ats[lt]` and the like).
+    pub created: TimeBounds,
     /// Update times, like `created_ats`.
     pub updated_ats: Option<String>,
+    /// Update times before or after a time (`updated_ats[lt]` and the like).
+    pub updated: TimeBounds,
     /// `created_at` (the default) or `updated_at`, with `-` first for descending order.
     pub order_by: Option<String>,
     /// The page to show, from 1.
     pub page: Option<u32>,
     /// Droplets per page, 1 to 5000 (50 by default).
     pub per_page: Option<u32>,
+}
+
+/// Bounds on a droplet's creation or update time, each a `YYYY-MM-DDThh:mm:ssZ` time; set any of
+/// them, and the droplets must meet all that are set.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TimeBounds {
+    /// Strictly before this time (`[lt]`).
+    pub before: Option<String>,
+    /// At or before this time (`[lte]`).
+    pub at_or_before: Option<String>,
+    /// Strictly after this time (`[gt]`).
+    pub after: Option<String>,
+    /// At or after this time (`[gte]`).
+    pub at_or_after: Option<String>,
+}
+
+/// A [`TimeBounds`] in the types the generated method takes: `[gt]`, `[gte]`, `[lt]`, `[lte]`.
+type Bounds = [Option<types::UtcTime>; 4];
+
+impl TimeBounds {
+    fn parse(&self, name: &str) -> Result<Bounds, ClientError> {
+        let one =
+            |op: &str, value: &Option<String>| parse(&format!("{name}[{op}]"), value.as_deref());
+        Ok([
+            one("gt", &self.after)?,
+            one("gte", &self.at_or_after)?,
+            one("lt", &self.before)?,
+            one("lte", &self.at_or_before)?,
+        ])
+    }
 }
 
 impl Client {
@@ -61,6 +95,10 @@ impl Client {
         let label_selector = parse("label_selector", query.label_selector.as_deref())?;
         let created_ats = parse("created_ats", query.created_ats.as_deref())?;
         let updated_ats = parse("updated_ats", query.updated_ats.as_deref())?;
+        let [created_gt, created_gte, created_lt, created_lte] =
+            query.created.parse("created_ats")?;
+        let [updated_gt, updated_gte, updated_lt, updated_lte] =
+            query.updated.parse("updated_ats")?;
         let order_by = parse("order_by", query.order_by.as_deref())?;
         let page = positive("page", query.page)?;
         let per_page = positive("per_page", query.per_page)?;
@@ -68,10 +106,10 @@ impl Client {
             .droplet_list(
                 app_guids.as_deref(),
                 created_ats.as_ref(),
-                None,
-                None,
-                None,
-                None,
+                created_gt.as_ref(),
+                created_gte.as_ref(),
+                created_lt.as_ref(),
+                created_lte.as_ref(),
                 guids.as_deref(),
                 label_selector.as_ref(),
                 order_by.as_ref(),
@@ -79,10 +117,10 @@ impl Client {
                 per_page,
                 states.as_ref(),
                 updated_ats.as_ref(),
-                None,
-                None,
-                None,
-                None,
+                updated_gt.as_ref(),
+                updated_gte.as_ref(),
+                updated_lt.as_ref(),
+                updated_lte.as_ref(),
             )
             .await?;
         Ok(page.into_inner())

@@ -13,5 +13,5 @@ pub use download::{DownloadOptions, DownloadReport};
 pub use error::ClientError;
 pub use file_part::FilePart;
 pub use jobs::{WaitOptions, accepted_job_guid};
-pub use list::DropletQuery;
+pub use list::{DropletQuery, TimeBounds};
 pub use upload::{UploadOptions, UploadReport};
