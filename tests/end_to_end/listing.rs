@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use droplet_client::types;
+use droplet_client::{DropletQuery, types};
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -75,8 +75,9 @@ pub async fn pages_carry_exact_totals_and_links() {
         all.insert(server.create_droplet().await);
     }
 
-    // Through the generated client.
-    let first = typed_list(&server, None, None, None, Some(3)).await.unwrap().into_inner();
+    // Through the client crate.
+    let query = DropletQuery { per_page: Some(3), ..DropletQuery::default() };
+    let first = server.client().list_droplets(&query).await.unwrap();
     assert_eq!(first.pagination.total_results, 7);
     assert_eq!(first.pagination.total_pages, 3);
     assert_eq!(first.resources.len(), 3);
@@ -244,10 +245,12 @@ pub async fn filters_combine() {
     assert_eq!(listed(&server, &format!("updated_ats={t_a}")).await, at(&t_a));
 
     // The typed client sends the same filters.
-    let page = typed_list(&server, Some(&app_a), None, Some("-created_at"), None)
-        .await
-        .unwrap()
-        .into_inner();
+    let query = DropletQuery {
+        app_guids: vec![app_a.parse().unwrap()],
+        order_by: Some("-created_at".to_owned()),
+        ..DropletQuery::default()
+    };
+    let page = server.client().list_droplets(&query).await.unwrap();
     assert_eq!(page.pagination.total_results, 2);
 }
 
@@ -279,10 +282,13 @@ pub async fn label_selectors() {
     assert_eq!(listed(&server, &select("nothing notin (x)")).await, all);
     assert_eq!(listed(&server, &select("env=prod,env=dev")).await, BTreeSet::new());
     // With other filters, through the typed client.
-    let page = typed_list(&server, Some(&app), Some("env in (prod,dev)"), None, Some(1))
-        .await
-        .unwrap()
-        .into_inner();
+    let query = DropletQuery {
+        app_guids: vec![app.parse().unwrap()],
+        label_selector: Some("env in (prod,dev)".to_owned()),
+        per_page: Some(1),
+        ..DropletQuery::default()
+    };
+    let page = server.client().list_droplets(&query).await.unwrap();
     assert_eq!(page.pagination.total_results, 2);
     assert_eq!(page.pagination.total_pages, 2);
     assert_eq!(page.resources.len(), 1);
@@ -330,44 +336,13 @@ pub async fn bad_parameters_are_400_naming_them() {
     // The typed client checks the documented syntax itself; a rule the syntax cannot state (the
     // reserved prefix) reaches the server, and the client sees its error.
     assert!(types::LabelSelector::try_from("no spaces allowed").is_err());
-    let result = typed_list(&server, None, Some("cloudfoundry.org/x"), None, None).await;
-    let detail = assert_client_cf_error(result, 400, 10005, "CF-BadQueryParameter");
-    assert!(detail.contains("prefix 'cloudfoundry.org' is reserved"), "{detail}");
-}
-
-/// `GET /v3/droplets` through the generated client, with the parameters these tests set.
-async fn typed_list(
-    server: &TestServer,
-    app_guids: Option<&str>,
-    label_selector: Option<&str>,
-    order_by: Option<&str>,
-    per_page: Option<u32>,
-) -> Result<
-    droplet_client::ResponseValue<types::DropletList>,
-    droplet_client::Error<types::CfErrorEnvelope>,
-> {
-    let selector = label_selector.map(|s| types::LabelSelector::try_from(s).unwrap());
-    let order = order_by.map(|o| types::ListOrder::try_from(o).unwrap());
-    let per_page = per_page.map(|n| std::num::NonZeroU32::new(n).unwrap());
-    let client = server.client();
-    let list = client.droplet_list(
-        app_guids,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        selector.as_ref(),
-        order.as_ref(),
-        None,
-        per_page,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-    );
-    list.await
+    let query = DropletQuery {
+        label_selector: Some("cloudfoundry.org/x".to_owned()),
+        ..DropletQuery::default()
+    };
+    let error = server.client().list_droplets(&query).await.unwrap_err();
+    assert_eq!(error.status().map(|s| s.as_u16()), Some(400), "{error}");
+    let cf = error.cf_error().expect("a CF error");
+    assert_eq!((cf.code, cf.title.as_str()), (10005, "CF-BadQueryParameter"));
+    assert!(cf.detail.contains("prefix 'cloudfoundry.org' is reserved"), "{}", cf.detail);
 }
