@@ -18,6 +18,7 @@ pub struct Metrics {
     pub request_duration: HistogramVec,
     pub upload_bytes_received: IntCounter,
     pub download_bytes_sent: IntCounter,
+    pub download_accel_redirects: IntCounter,
     /// Set at each scrape from the upload slots in use.
     pub uploads_streaming: IntGauge,
     pub upload_size: Histogram,
@@ -70,7 +71,12 @@ impl Metrics {
             ),
             download_bytes_sent: counter(
                 "download_bytes_sent_total",
-                "Bytes of droplet bits sent by downloads (redirected ones are the store's).",
+                "Bytes of droplet bits sent by downloads (redirected ones are the store's, \
+                 X-Accel-Redirect ones nginx's).",
+            ),
+            download_accel_redirects: counter(
+                "download_accel_redirects_total",
+                "Downloads handed to nginx with X-Accel-Redirect, whose bits nginx sends.",
             ),
             uploads_streaming,
             upload_size: histogram(

@@ -2,6 +2,10 @@
 //! a range outside it (416, with the size to ask within), or a redirect to where the bits can be
 //! fetched (302). dropshot can document only one success status per endpoint and no headers on
 //! errors, so `spec.rs` completes the description.
+//!
+//! Behind nginx, a download may instead be handed to nginx (`X-Accel-Redirect`), which sends the
+//! bits and answers the client as a whole blob or a byte range would: the published contract is
+//! what the client gets from nginx, and the handover itself is not part of it.
 
 use dropshot::{ApiEndpointResponse, HttpError, HttpResponse};
 use http::{StatusCode, header};
@@ -35,6 +39,9 @@ pub enum DropletBits {
     Unsatisfiable { size: u64, error: CfError },
     /// 302: fetch the bits from `location` (a presigned or signed URL), without the bearer token.
     Redirect { location: String },
+    /// 200 with no body, to the nginx in front: send the file at its internal URI `accel_uri`
+    /// (`X-Accel-Redirect`), with these headers, applying the request's `Range` and `If-Range`.
+    NginxSends { accel_uri: String, representation: Representation },
 }
 
 impl HttpResponse for DropletBits {
@@ -44,7 +51,6 @@ impl HttpResponse for DropletBits {
         let describe = |builder: http::response::Builder, representation: Representation| {
             builder
                 .header(header::CONTENT_TYPE, "application/octet-stream")
-                .header(header::ACCEPT_RANGES, "bytes")
                 .header(header::ETAG, representation.etag)
                 .header("repr-digest", representation.repr_digest)
                 .header(
@@ -53,11 +59,13 @@ impl HttpResponse for DropletBits {
                 )
         };
         let response = match self {
-            DropletBits::Whole { body, size, representation } => {
-                describe(builder, representation).header(header::CONTENT_LENGTH, size).body(body)?
-            }
+            DropletBits::Whole { body, size, representation } => describe(builder, representation)
+                .header(header::ACCEPT_RANGES, "bytes")
+                .header(header::CONTENT_LENGTH, size)
+                .body(body)?,
             DropletBits::Partial { body, first, last, size, representation } => {
                 describe(builder, representation)
+                    .header(header::ACCEPT_RANGES, "bytes")
                     .header(header::CONTENT_LENGTH, last - first + 1)
                     .header(header::CONTENT_RANGE, format!("bytes {first}-{last}/{size}"))
                     .body(body)?
@@ -77,6 +85,12 @@ impl HttpResponse for DropletBits {
                 .header(header::LOCATION, location)
                 .header(header::CACHE_CONTROL, "no-store")
                 .body(dropshot::Body::empty())?,
+            // nginx adds its own Accept-Ranges to the file it sends; ours would be a second one.
+            DropletBits::NginxSends { accel_uri, representation } => {
+                describe(builder, representation)
+                    .header("x-accel-redirect", accel_uri)
+                    .body(dropshot::Body::empty())?
+            }
         };
         Ok(response)
     }
@@ -92,7 +106,7 @@ impl HttpResponse for DropletBits {
 
     fn status_code(&self) -> StatusCode {
         match self {
-            DropletBits::Whole { .. } => StatusCode::OK,
+            DropletBits::Whole { .. } | DropletBits::NginxSends { .. } => StatusCode::OK,
             DropletBits::Partial { .. } => StatusCode::PARTIAL_CONTENT,
             DropletBits::NotModified { .. } => StatusCode::NOT_MODIFIED,
             DropletBits::Unsatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,

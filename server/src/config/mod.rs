@@ -67,6 +67,11 @@ pub struct BlobstoreConfig {
     pub redirect_downloads: bool,
     /// Lifetime of a signed download URL, in seconds.
     pub signed_url_ttl_secs: u64,
+    /// Local blobstore behind nginx: the internal nginx location (`/droplet-bits/`) that serves
+    /// the blob directory. A download asked for with `X-Sendfile-Type: X-Accel-Redirect` (which
+    /// that nginx sets) is then answered, once checked, with `X-Accel-Redirect:
+    /// <location>droplets/<guid>` and no body, and nginx sends the bits. Off by default.
+    pub x_accel_redirect_location: Option<String>,
     /// S3: the bucket (required).
     pub bucket: Option<String>,
     /// S3: the endpoint URL, for stores other than AWS (MinIO, Ceph RGW, Garage, ...).
@@ -179,6 +184,7 @@ impl Default for BlobstoreConfig {
             path: None,
             redirect_downloads: false,
             signed_url_ttl_secs: 60,
+            x_accel_redirect_location: None,
             bucket: None,
             endpoint: None,
             region: None,
@@ -188,6 +194,38 @@ impl Default for BlobstoreConfig {
             virtual_hosted_style: false,
             presigned_url_ttl_secs: 3600,
         }
+    }
+}
+
+impl BlobstoreConfig {
+    /// The location names a directory of nginx's URI space, which the X-Accel-Redirect URI
+    /// extends with the blob's key, and it serves files of the local blobstore only.
+    fn check_x_accel_redirect_location(&self, location: &str) -> anyhow::Result<()> {
+        let key = "blobstore.x_accel_redirect_location";
+        if self.kind == BlobstoreKind::S3 {
+            bail!(
+                "{key} needs the local blobstore: with blobstore.kind = \"s3\" downloads \
+                 already redirect to presigned URLs of the bucket"
+            );
+        }
+        if location == "/" {
+            bail!("{key} must be a location of its own, such as \"/droplet-bits/\", not /");
+        }
+        let Some(inner) = location.strip_prefix('/').and_then(|l| l.strip_suffix('/')) else {
+            bail!("{key} must start and end with /, such as \"/droplet-bits/\"; got {location:?}");
+        };
+        // Plain path segments only: nothing nginx would decode, normalize or refuse.
+        let plain = |c: char| c.is_ascii_alphanumeric() || "-._~".contains(c);
+        let segments_plain = inner
+            .split('/')
+            .all(|s| !s.is_empty() && s != "." && s != ".." && s.chars().all(plain));
+        if !segments_plain {
+            bail!(
+                "{key} must be a path of plain segments (letters, digits, - . _ ~) between /, \
+                 such as \"/droplet-bits/\"; got {location:?}"
+            );
+        }
+        Ok(())
     }
 }
 
@@ -229,6 +267,9 @@ impl Config {
                 bail!("blobstore.presigned_url_ttl_secs must be between 1 and 604800");
             }
         }
+        if let Some(location) = &self.blobstore.x_accel_redirect_location {
+            self.blobstore.check_x_accel_redirect_location(location)?;
+        }
         if let Some(url) = &self.external_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
@@ -266,5 +307,53 @@ impl Config {
         self.auth.hmac_keys.is_empty()
             && self.auth.rsa_public_keys.is_empty()
             && self.auth.uaa_url.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_location(kind: BlobstoreKind, location: &str) -> Config {
+        let mut config = Config::default();
+        config.blobstore.kind = kind;
+        config.blobstore.bucket = Some("droplets".to_owned());
+        config.blobstore.x_accel_redirect_location = Some(location.to_owned());
+        config
+    }
+
+    fn error(config: &Config) -> String {
+        config.validate().expect_err("an invalid configuration").to_string()
+    }
+
+    #[test]
+    fn x_accel_redirect_location_is_off_by_default() {
+        let config = Config::default();
+        assert_eq!(config.blobstore.x_accel_redirect_location, None);
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn x_accel_redirect_location_is_a_path_between_slashes() {
+        for location in ["/droplet-bits/", "/internal/droplets_v2/", "/a.b~c/"] {
+            with_location(BlobstoreKind::Local, location).validate().expect(location);
+        }
+        for location in ["droplet-bits/", "/droplet-bits", "", "/", "//", "/a//b/", "/../", "/./"] {
+            let message = error(&with_location(BlobstoreKind::Local, location));
+            assert!(message.contains("blobstore.x_accel_redirect_location"), "{message}");
+            assert!(message.contains("/droplet-bits/"), "an example in: {message}");
+        }
+        for location in ["/droplet bits/", "/bits?x/", "/%2e%2e/", "/bits#/", "/bïts/"] {
+            let message = error(&with_location(BlobstoreKind::Local, location));
+            assert!(message.contains("plain segments"), "{location}: {message}");
+        }
+    }
+
+    #[test]
+    fn x_accel_redirect_location_needs_the_local_blobstore() {
+        let message = error(&with_location(BlobstoreKind::S3, "/droplet-bits/"));
+        assert!(message.contains("blobstore.x_accel_redirect_location"), "{message}");
+        assert!(message.contains("local blobstore"), "{message}");
+        assert!(message.contains("s3"), "{message}");
     }
 }

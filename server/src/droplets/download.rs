@@ -1,6 +1,7 @@
 //! `GET` and `HEAD /v3/droplets/{guid}/download` and the signed-URL target it may redirect to: the
 //! bits streamed from the blobstore, whole or as one byte range (`range`), with the validators and
-//! conditions of a file server: `ETag`, `If-None-Match`, `If-Range`, `Repr-Digest`.
+//! conditions of a file server: `ETag`, `If-None-Match`, `If-Range`, `Repr-Digest`. Behind nginx,
+//! the bits of a checked download may be nginx's to send (`accel_redirect`).
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use futures::TryStreamExt;
 use http_body_util::StreamBody;
 use hyper::body::Frame;
 
+use super::accel_redirect;
 use super::range::{RangeRequest, parse_range};
 use crate::auth::signed_urls::SignatureError;
 use crate::auth::{Access, Caller};
@@ -20,13 +22,15 @@ use crate::context::ServerContext;
 use crate::store::records::DropletRecord;
 use crate::time::now_secs;
 
-/// Checks in the reference's order: 404, 403, 422 (not staged), then the bits.
+/// Checks in the reference's order: 404, 403, 422 (not staged), then the bits; with
+/// `nginx_offers` (see `accel_redirect::offered`), nginx may be the one to send them.
 pub async fn download(
     ctx: &Arc<ServerContext>,
     guid: &str,
     caller: &Caller,
     headers: &DownloadHeaders,
     head: bool,
+    nginx_offers: bool,
 ) -> Result<DropletBits, CfError> {
     let droplet = super::by_path(&ctx.store, guid).await?;
     caller.require(Access::Download)?;
@@ -42,7 +46,7 @@ pub async fn download(
     if ctx.config.blobstore.redirect_downloads {
         return Ok(DropletBits::Redirect { location: signed_url(ctx, &droplet) });
     }
-    serve(ctx, &droplet, headers, head).await
+    serve(ctx, &droplet, headers, head, nginx_offers).await
 }
 
 /// The bits through a signed URL: the signature stands in for the bearer token.
@@ -52,6 +56,7 @@ pub async fn signed(
     query: &SignedUrlQuery,
     headers: &DownloadHeaders,
     head: bool,
+    nginx_offers: bool,
 ) -> Result<DropletBits, CfError> {
     // Signed for GET; a HEAD of the same URL asks for less.
     let path = format!("/v3/droplets/{guid}/bits");
@@ -64,7 +69,7 @@ pub async fn signed(
     if droplet.state != DropletState::Staged {
         return Err(CfError::not_found("Droplet"));
     }
-    serve(ctx, &droplet, headers, head).await
+    serve(ctx, &droplet, headers, head, nginx_offers).await
 }
 
 fn signed_url(ctx: &ServerContext, droplet: &DropletRecord) -> String {
@@ -79,6 +84,7 @@ async fn serve(
     droplet: &DropletRecord,
     headers: &DownloadHeaders,
     head: bool,
+    nginx_offers: bool,
 ) -> Result<DropletBits, CfError> {
     // Every staged droplet records its size with its checksum.
     let size = droplet.blob_size.ok_or_else(|| {
@@ -99,7 +105,18 @@ async fn serve(
         Some(validator) if validator.trim() != representation.etag => None,
         _ => headers.range.as_deref(),
     };
-    let (first, last) = match range.map(|header| parse_range(header, size)) {
+    let range = range.map(|header| parse_range(header, size));
+    if nginx_offers
+        && let Some(accel_uri) =
+            accel_redirect::uri(&ctx.config.blobstore, droplet.guid, range.as_ref())
+    {
+        // nginx opens the file; looking for it first keeps a lost blob the server's to report.
+        let blob = ctx.blobs.read(&droplet_key(droplet.guid), 0, 0).await;
+        drop(blob.map_err(|e| blob_failed(ctx, droplet, e))?);
+        ctx.metrics.download_accel_redirects.inc();
+        return Ok(DropletBits::NginxSends { accel_uri, representation });
+    }
+    let (first, last) = match range {
         None | Some(RangeRequest::Ignored) => {
             let body = body(ctx, droplet, 0, if head { 0 } else { size }).await?;
             return Ok(DropletBits::Whole { body, size, representation });

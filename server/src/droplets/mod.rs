@@ -1,9 +1,11 @@
 //! The droplet operations, each in its own file: `create`, `update` (labels and annotations, by
-//! the rules in `labels`), `listing` (the list's query parameters), `copy`, `delete`, `download`,
-//! and `upload` (the streaming upload and its job). `crate::http` authenticates a request and
-//! hands it here; these call the metadata store, the blobstore, the token rules and the job
-//! runner, all through `crate::context::ServerContext`.
+//! the rules in `labels`), `listing` (the list's query parameters), `copy`, `delete`, `download`
+//! (with `range`, and `accel_redirect` for the downloads nginx sends), and `upload` (the streaming
+//! upload and its job). `crate::http` authenticates a request and hands it here; these call the
+//! metadata store, the blobstore, the token rules and the job runner, all through
+//! `crate::context::ServerContext`.
 
+pub mod accel_redirect;
 pub mod copy;
 pub mod create;
 pub mod delete;

@@ -22,7 +22,7 @@ use super::present::{self, PRIVATE_DATA_HIDDEN, PRIVATE_DATA_HIDDEN_LIST};
 use crate::auth::Access;
 use crate::context::ServerContext;
 use crate::droplets::listing::{self, ListScope};
-use crate::droplets::{copy, create, delete, download, update, upload};
+use crate::droplets::{accel_redirect, copy, create, delete, download, update, upload};
 
 pub enum DropletApiImpl {}
 
@@ -74,7 +74,9 @@ async fn download(
 ) -> Result<DropletBits, CfError> {
     let caller = caller(rqctx).await?;
     let guid = path.into_inner().guid;
-    download::download(rqctx.context(), &guid, &caller, &headers.into_inner(), head).await
+    let nginx_offers = nginx_offers(rqctx, head);
+    download::download(rqctx.context(), &guid, &caller, &headers.into_inner(), head, nginx_offers)
+        .await
 }
 
 /// A download through a signed URL, with its body or only its headers.
@@ -86,7 +88,15 @@ async fn signed(
     head: bool,
 ) -> Result<DropletBits, CfError> {
     let (guid, query, headers) = (path.into_inner().guid, query.into_inner(), headers.into_inner());
-    download::signed(rqctx.context(), &guid, &query, &headers, head).await
+    let nginx_offers = nginx_offers(rqctx, head);
+    download::signed(rqctx.context(), &guid, &query, &headers, head, nginx_offers).await
+}
+
+/// Whether the nginx in front offers to send a download's bits. Read from the request rather than
+/// declared with the endpoint's headers: it is between nginx and this server, not part of the
+/// contract. A HEAD has no bits to send; the server answers it.
+fn nginx_offers(rqctx: &Ctx, head: bool) -> bool {
+    !head && accel_redirect::offered(rqctx.request.headers())
 }
 
 impl DropletApi for DropletApiImpl {
