@@ -5,29 +5,35 @@
 use crate::common::*;
 
 /// Where a test downloads from: with a token, or through a signed URL that needs none.
-struct Target {
-    url: String,
-    token: Option<String>,
-    guid: String,
-    bits: Vec<u8>,
+pub struct Target {
+    pub url: String,
+    pub token: Option<String>,
+    pub guid: String,
+    pub bits: Vec<u8>,
 }
 
 impl Target {
     /// A staged droplet's `/download`.
-    async fn download(server: &TestServer) -> Self {
+    pub async fn download(server: &TestServer) -> Self {
         let (guid, bits) = crate::copy::staged(server).await;
         let url = server.url(&format!("/v3/droplets/{guid}/download"));
         Target { url, token: Some(server.token(&[READ])), guid, bits }
     }
 
     /// A staged droplet's signed URL (`redirect_downloads`).
-    async fn signed(server: &TestServer) -> Self {
+    pub async fn signed(server: &TestServer) -> Self {
         let target = Self::download(server).await;
         let response = server.raw().get(&target.url).bearer_auth(target.token.clone().unwrap());
         let response = response.send().await.unwrap();
         assert_eq!(response.status(), 302);
         let url = response.headers()["location"].to_str().unwrap().to_owned();
         Target { url, token: None, ..target }
+    }
+
+    /// The same download asked of what listens at `base_url` (a proxy in front of the server).
+    pub fn through(self, base_url: &str) -> Self {
+        let path = self.url.split_once("/v3/").map(|(_, path)| path).expect("a /v3 URL");
+        Target { url: format!("{base_url}/v3/{path}"), ..self }
     }
 
     async fn send(
@@ -51,12 +57,12 @@ impl Target {
     }
 }
 
-fn header(response: &reqwest::Response, name: &str) -> Option<String> {
+pub fn header(response: &reqwest::Response, name: &str) -> Option<String> {
     response.headers().get(name).map(|v| v.to_str().unwrap().to_owned())
 }
 
 /// `sha-256=:<base64 of the digest>:`, RFC 9530's `Repr-Digest`.
-fn repr_digest(bits: &[u8]) -> String {
+pub fn repr_digest(bits: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let digest = Sha256::digest(bits);
@@ -74,7 +80,7 @@ fn repr_digest(bits: &[u8]) -> String {
     format!("sha-256=:{out}:")
 }
 
-async fn check_semantics(server: &TestServer, target: &Target) {
+pub async fn check_semantics(server: &TestServer, target: &Target) {
     let (len, etag) = (target.bits.len(), target.etag());
     let disposition = format!("attachment; filename=\"droplet_{}.tgz\"", target.guid);
 

@@ -4,6 +4,7 @@
 mod common;
 mod fake_uaa;
 
+mod accel_redirect;
 mod app_droplets;
 mod big;
 mod cli;

@@ -18,7 +18,7 @@ fn samples(text: &str) -> BTreeMap<String, f64> {
         .collect()
 }
 
-async fn scrape(server: &TestServer) -> (String, BTreeMap<String, f64>) {
+pub async fn scrape(server: &TestServer) -> (String, BTreeMap<String, f64>) {
     let response = server.raw().get(server.url("/metrics")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
@@ -46,7 +46,7 @@ fn promtool_check(text: &str) {
     assert!(output.status.success() && said.trim().is_empty(), "promtool: {said}\n{text}");
 }
 
-fn requests(operation: &str, status: u16) -> String {
+pub fn requests(operation: &str, status: u16) -> String {
     format!(
         "droplet_http_request_duration_seconds_count{{operation=\"{operation}\",status=\"{status}\"}}"
     )

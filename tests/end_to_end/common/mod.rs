@@ -1,12 +1,13 @@
 //! The harness, one file per concern: the server under test as a child process (`server`), on
 //! PostgreSQL and as replicas (`postgres`), tokens for it (`tokens`), talking to it (`http`),
-//! droplets and tarballs (`droplets`), its blobstore as files (`blobs`), and assertions on what it
-//! answers (`assertions`).
+//! droplets and tarballs (`droplets`), its blobstore as files (`blobs`), nginx in front of it
+//! (`nginx`), and assertions on what it answers (`assertions`).
 
 mod assertions;
 mod blobs;
 mod droplets;
 mod http;
+mod nginx;
 mod postgres;
 mod server;
 mod small_fs;
@@ -15,6 +16,7 @@ mod tokens;
 pub use assertions::*;
 pub use droplets::*;
 pub use http::*;
+pub use nginx::{Nginx, free_port};
 pub use postgres::on_postgres;
 pub use server::TestServer;
 pub use small_fs::SmallFilesystem;
