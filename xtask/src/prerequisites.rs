@@ -25,6 +25,12 @@ const CHROMIUM: Tool = Tool { package: "chromium", present: || on_path("chromium
 const NPM: Tool = Tool { package: "npm", present: || on_path("npm") };
 /// A test lints `/metrics` with `promtool check metrics`.
 const PROMTOOL: Tool = Tool { package: "prometheus", present: || on_path("promtool") };
+/// A test puts nginx in front of the server, with the snippet in `server/deploy`. nginx lives in
+/// /usr/sbin, which is not on every user's PATH.
+const NGINX: Tool = Tool {
+    package: "nginx",
+    present: || on_path("nginx") || std::path::Path::new("/usr/sbin/nginx").is_file(),
+};
 /// The tests create and drop their databases with `psql`; `pg_isready` comes with it.
 const PSQL: Tool = Tool { package: "postgresql-client", present: || on_path("psql") };
 
@@ -37,7 +43,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// Everything `cargo xtask test` needs: the tools, then a PostgreSQL server that answers.
 pub fn for_tests() {
     let admin_url = std::env::var("DROPLET_TEST_POSTGRES").ok();
-    let mut packages = missing(&[CURL, PYTHON_VENV, CHROMIUM, NPM, PROMTOOL, PSQL]);
+    let mut packages = missing(&[CURL, PYTHON_VENV, CHROMIUM, NPM, PROMTOOL, NGINX, PSQL]);
     // No server and no cluster to start: the server package too, in the same apt-get call.
     let new_cluster = admin_url.is_none() && !port_5432_open() && cluster_version().is_none();
     if new_cluster {
@@ -49,7 +55,8 @@ pub fn for_tests() {
         None => local_postgres(new_cluster),
     }
     println!(
-        "prerequisites: curl, python3-venv, chromium, npm, promtool, psql and PostgreSQL are ready"
+        "prerequisites: curl, python3-venv, chromium, npm, promtool, nginx, psql and PostgreSQL \
+         are ready"
     );
 }
 
