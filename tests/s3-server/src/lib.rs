@@ -3,9 +3,10 @@
 //! It runs on a thread and runtime of its own, like the end-to-end tests' fake UAA, and can be
 //! stopped mid-test to play a store that went away: its port then refuses connections.
 //!
-//! A crate of its own because two users share it: the end-to-end tests (`tests/end_to_end`) and
-//! `cargo xtask bench`, which runs it inside the xtask process as the S3 store of a
-//! droplet-server. So it uses nothing of the test harness.
+//! A crate of its own because two users share it: the end-to-end tests (`tests/end_to_end`), which
+//! run it in their process, and `cargo xtask bench`, which runs its binary (`main.rs`) as a
+//! process of its own, so that the store's CPU is not counted as the bench's. So it uses nothing
+//! of the test harness.
 
 use std::path::{Path, PathBuf};
 
@@ -16,10 +17,12 @@ use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 
-const ACCESS_KEY: &str = "droplet-test-access-key";
-const SECRET_KEY: &str = "droplet-test-secret-key-5f1d2c9a";
+/// The one access key the server accepts, for other clients of the same bucket (the bench's
+/// reference uploader).
+pub const ACCESS_KEY: &str = "droplet-test-access-key";
+pub const SECRET_KEY: &str = "droplet-test-secret-key-5f1d2c9a";
 pub const BUCKET: &str = "droplets";
-const REGION: &str = "us-east-1";
+pub const REGION: &str = "us-east-1";
 
 pub struct S3Server {
     /// `http://ADDR`, the endpoint to configure.
@@ -84,28 +87,13 @@ impl S3Server {
 
     /// The `[blobstore]` section of a droplet-server configuration using this server.
     pub fn blobstore_toml(&self) -> String {
-        format!("[blobstore]\n{}", self.blobstore_keys(""))
+        blobstore_toml(&self.endpoint)
     }
 
     /// The same settings as top-level dotted keys (`blobstore.kind = ...`), for a configuration
     /// that has top-level keys of its own to add after them.
     pub fn blobstore_dotted_keys(&self) -> String {
-        self.blobstore_keys("blobstore.")
-    }
-
-    fn blobstore_keys(&self, prefix: &str) -> String {
-        let settings = [
-            ("kind", "s3"),
-            ("bucket", BUCKET),
-            ("endpoint", &self.endpoint),
-            ("region", REGION),
-            ("access_key_id", ACCESS_KEY),
-            ("secret_access_key", SECRET_KEY),
-        ];
-        let mut keys: String =
-            settings.iter().map(|(key, value)| format!("{prefix}{key} = {value:?}\n")).collect();
-        keys.push_str(&format!("{prefix}allow_http = true\n"));
-        keys
+        blobstore_keys(&self.endpoint, "blobstore.")
     }
 
     /// The files of multipart uploads neither completed nor aborted: their records and the parts
@@ -130,6 +118,26 @@ impl S3Server {
             let _ = thread.join();
         }
     }
+}
+
+/// The `[blobstore]` section of a droplet-server configuration using the server at `endpoint`.
+pub fn blobstore_toml(endpoint: &str) -> String {
+    format!("[blobstore]\n{}", blobstore_keys(endpoint, ""))
+}
+
+fn blobstore_keys(endpoint: &str, prefix: &str) -> String {
+    let settings = [
+        ("kind", "s3"),
+        ("bucket", BUCKET),
+        ("endpoint", endpoint),
+        ("region", REGION),
+        ("access_key_id", ACCESS_KEY),
+        ("secret_access_key", SECRET_KEY),
+    ];
+    let mut keys: String =
+        settings.iter().map(|(key, value)| format!("{prefix}{key} = {value:?}\n")).collect();
+    keys.push_str(&format!("{prefix}allow_http = true\n"));
+    keys
 }
 
 impl Drop for S3Server {
