@@ -34,6 +34,16 @@ const NGINX: Tool = Tool {
 /// The tests create and drop their databases with `psql`; `pg_isready` comes with it.
 const PSQL: Tool = Tool { package: "postgresql-client", present: || on_path("psql") };
 
+/// Building ISA-L, the server's inflater (its default `isal` feature): autotools configure it
+/// and nasm assembles its x86-64 kernels.
+const BUILD_TOOLS: [Tool; 5] = [
+    Tool { package: "nasm", present: || on_path("nasm") },
+    Tool { package: "autoconf", present: || on_path("autoreconf") },
+    Tool { package: "automake", present: || on_path("automake") },
+    Tool { package: "libtool", present: || on_path("libtoolize") },
+    Tool { package: "make", present: || on_path("make") },
+];
+
 /// The tests' administrative connection unless `DROPLET_TEST_POSTGRES` names another (the
 /// default of `tests/end_to_end/common/postgres.rs`).
 const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -44,6 +54,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn for_tests() {
     let admin_url = std::env::var("DROPLET_TEST_POSTGRES").ok();
     let mut packages = missing(&[CURL, PYTHON_VENV, CHROMIUM, NPM, PROMTOOL, NGINX, PSQL]);
+    packages.extend(missing(&BUILD_TOOLS));
     // No server and no cluster to start: the server package too, in the same apt-get call.
     let new_cluster = admin_url.is_none() && !port_5432_open() && cluster_version().is_none();
     if new_cluster {
@@ -55,9 +66,15 @@ pub fn for_tests() {
         None => local_postgres(new_cluster),
     }
     println!(
-        "prerequisites: curl, python3-venv, chromium, npm, promtool, nginx, psql and PostgreSQL \
-         are ready"
+        "prerequisites: the build tools, curl, python3-venv, chromium, npm, promtool, nginx, psql \
+         and PostgreSQL are ready"
     );
+}
+
+/// What building the server needs beside the Rust toolchain (`cargo xtask build-deps`).
+pub fn for_build() {
+    install("building the server (ISA-L) needs", &missing(&BUILD_TOOLS));
+    println!("prerequisites: nasm, autoconf, automake, libtool and make are ready");
 }
 
 /// What rendering openapi.html needs (`cargo xtask check`, `regen` and `docs`).

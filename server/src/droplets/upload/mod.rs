@@ -10,6 +10,7 @@
 
 mod claim;
 mod form;
+mod gunzip;
 mod inspect;
 mod job;
 mod sink;

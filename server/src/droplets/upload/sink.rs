@@ -2,13 +2,14 @@
 //! (a chunk is reference-counted, not copied). Their queues are bounded, so a slow worker slows the
 //! upload down instead of letting memory grow.
 
-use std::io::Read;
+use std::io::{BufRead, Read};
 
 use bytes::{Buf, Bytes};
 use tokio::sync::mpsc;
 
-/// Chunks queued per worker.
-const QUEUE_CHUNKS: usize = 4;
+/// Chunks queued per worker: enough to keep each busy while the next arrives, and few, since a
+/// chunk may be hundreds of KiB and 32 uploads may stream at once.
+const QUEUE_CHUNKS: usize = 2;
 
 pub struct Sink<T> {
     chunks: Option<mpsc::Sender<Bytes>>,
@@ -58,16 +59,30 @@ impl ChunkReader {
     }
 }
 
-impl Read for ChunkReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+/// Reading in place: a consumer that takes a `BufRead` (the inflater) reads the chunks
+/// themselves, without a copy.
+impl BufRead for ChunkReader {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
         while !self.current.has_remaining() {
             match self.receiver.blocking_recv() {
                 Some(chunk) => self.current = chunk,
-                None => return Ok(0),
+                None => break,
             }
         }
-        let n = buf.len().min(self.current.len());
-        self.current.copy_to_slice(&mut buf[..n]);
+        Ok(&self.current)
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.current.advance(amount);
+    }
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = buf.len().min(available.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
         Ok(n)
     }
 }
