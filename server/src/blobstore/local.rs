@@ -17,12 +17,16 @@ use super::{BlobError, BlobStream, BlobWriter, Blobstore};
 /// Written bytes after which a background fdatasync is started, so the disk keeps up with the
 /// upload instead of receiving it all at commit.
 const FLUSH_EVERY_BYTES: u64 = 64 * 1024 * 1024;
-/// Chunks queued for the writer thread; with network-sized chunks this bounds memory to a few MiB.
-const WRITE_QUEUE_CHUNKS: usize = 8;
-/// Size of the chunks a download is read in.
-const READ_CHUNK_BYTES: usize = 512 * 1024;
+/// Chunks queued for the writer thread. A chunk may be as large as the HTTP server's read buffer
+/// (hundreds of KiB), and 32 uploads may stream at once: a short queue keeps them within a small
+/// memory, and the disk is rarely slower than the inflater anyway.
+const WRITE_QUEUE_CHUNKS: usize = 2;
+/// Size of the chunks a download is read in. Small enough that many downloads at once (an app
+/// scaling out, its cells fetching one droplet together) stay within a small memory: a download
+/// holds its read-ahead, the chunk being read and the one being sent, about 0.5 MiB.
+const READ_CHUNK_BYTES: usize = 128 * 1024;
 /// Chunks read ahead of the network during a download.
-const READ_AHEAD_CHUNKS: usize = 4;
+const READ_AHEAD_CHUNKS: usize = 2;
 
 pub struct LocalBlobstore {
     root: PathBuf,
