@@ -27,16 +27,13 @@ use tokio::task::JoinSet;
 use super::{BlobError, BlobStream, BlobWriter, Blobstore};
 use crate::config::BlobstoreConfig;
 
-/// Size of a multipart upload's parts: S3's minimum, so that each upload in progress holds as
-/// little as it can. (S3 takes up to 10,000 parts: 50 GiB per droplet, far above the 2 GiB
-/// default of `max_upload_bytes`.)
-const PART_BYTES: usize = 5 * 1024 * 1024;
-/// Parts uploaded at once; with the part being filled, this bounds an upload's memory to about
-/// three parts.
-const PARTS_IN_FLIGHT: usize = 2;
-
 pub struct S3Blobstore {
     store: Arc<AmazonS3>,
+    /// How droplets are uploaded: parts of this size (`part_size_mib`), this many at once
+    /// (`parts_in_flight`). With the part being filled, an upload holds `parts_in_flight + 1`
+    /// parts at most.
+    part_bytes: usize,
+    parts_in_flight: usize,
     log: slog::Logger,
 }
 
@@ -81,7 +78,12 @@ impl S3Blobstore {
             builder = builder.with_secret_access_key(&secret.0);
         }
         let store = builder.build().map_err(|e| anyhow::anyhow!("S3 blobstore: {e}"))?;
-        Ok(S3Blobstore { store: Arc::new(store), log })
+        Ok(S3Blobstore {
+            store: Arc::new(store),
+            part_bytes: config.part_size_mib as usize * 1024 * 1024,
+            parts_in_flight: config.parts_in_flight,
+            log,
+        })
     }
 
     fn fail(&self, error: object_store::Error) -> BlobError {
@@ -134,6 +136,8 @@ impl Blobstore for S3Blobstore {
             upload,
             part: Vec::new(),
             part_len: 0,
+            part_bytes: self.part_bytes,
+            parts_in_flight: self.parts_in_flight,
             in_flight: JoinSet::new(),
             sent: Vec::new(),
             open: true,
@@ -214,6 +218,8 @@ struct S3BlobWriter {
     /// Chunks of the part being filled, and their length.
     part: Vec<Bytes>,
     part_len: usize,
+    part_bytes: usize,
+    parts_in_flight: usize,
     /// Parts going out, by index; `sent` holds the ids of those done.
     in_flight: JoinSet<(usize, Result<PartId, object_store::Error>)>,
     sent: Vec<Option<PartId>>,
@@ -223,9 +229,9 @@ struct S3BlobWriter {
 }
 
 impl S3BlobWriter {
-    /// Sends the filled part, once fewer than `PARTS_IN_FLIGHT` are going out.
+    /// Sends the filled part, once fewer than `parts_in_flight` are going out.
     async fn send_part(&mut self) -> Result<(), BlobError> {
-        while self.in_flight.len() >= PARTS_IN_FLIGHT {
+        while self.in_flight.len() >= self.parts_in_flight {
             self.join_one().await?;
         }
         let payload: PutPayload = std::mem::take(&mut self.part).into_iter().collect();
@@ -258,7 +264,7 @@ impl BlobWriter for S3BlobWriter {
     async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError> {
         self.part_len += chunk.len();
         self.part.push(chunk);
-        if self.part_len >= PART_BYTES {
+        if self.part_len >= self.part_bytes {
             self.send_part().await?;
         }
         Ok(())

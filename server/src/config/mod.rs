@@ -89,6 +89,15 @@ pub struct BlobstoreConfig {
     pub virtual_hosted_style: bool,
     /// S3: lifetime of the presigned URLs downloads are redirected to, in seconds.
     pub presigned_url_ttl_secs: u64,
+    /// S3: size of the parts a droplet is uploaded in, in MiB: from 5 (S3's smallest part) to
+    /// 5120. S3 takes at most 10,000 parts, so this also caps a droplet's size (50 GiB at the
+    /// default).
+    pub part_size_mib: u64,
+    /// S3: parts of one droplet sent at once. One connection to S3 rarely carries more than
+    /// 100 MB/s, so a fast upload needs several; each upload holds up to
+    /// `part_size_mib × (parts_in_flight + 1)` MiB while it streams (20 MiB at the defaults,
+    /// which keep an upload's server under 64 MiB).
+    pub parts_in_flight: usize,
 }
 
 /// `GET /metrics`, the Prometheus text format.
@@ -193,6 +202,8 @@ impl Default for BlobstoreConfig {
             allow_http: false,
             virtual_hosted_style: false,
             presigned_url_ttl_secs: 3600,
+            part_size_mib: 5,
+            parts_in_flight: 3,
         }
     }
 }
@@ -265,6 +276,12 @@ impl Config {
             // SigV4 presigned URLs live at most 7 days.
             if !(1..=604_800).contains(&self.blobstore.presigned_url_ttl_secs) {
                 bail!("blobstore.presigned_url_ttl_secs must be between 1 and 604800");
+            }
+            if !(5..=5120).contains(&self.blobstore.part_size_mib) {
+                bail!("blobstore.part_size_mib must be between 5 and 5120 (S3's part sizes)");
+            }
+            if !(1..=64).contains(&self.blobstore.parts_in_flight) {
+                bail!("blobstore.parts_in_flight must be between 1 and 64");
             }
         }
         if let Some(location) = &self.blobstore.x_accel_redirect_location {
