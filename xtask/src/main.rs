@@ -10,6 +10,7 @@ mod generate;
 mod layout;
 mod multipart;
 mod prerequisites;
+mod python;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -41,6 +42,9 @@ enum Task {
     },
     /// Measure uploads, downloads and memory of the release server against nginx, side by side.
     Bench(bench::BenchArgs),
+    /// Install what building the server needs beside Rust (nasm and autotools, for ISA-L), as
+    /// root with apt-get; otherwise say what to run.
+    BuildDeps,
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -53,6 +57,10 @@ fn main() -> anyhow::Result<ExitCode> {
             test::run(&root, &cargo_test_args).map(|()| ExitCode::SUCCESS)
         }
         Task::Bench(args) => bench::run(&root, args),
+        Task::BuildDeps => {
+            prerequisites::for_build();
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

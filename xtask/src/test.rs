@@ -7,12 +7,13 @@
 //! real server), checks the OpenAPI document against the OpenAPI 3.0 schema, then runs the
 //! workspace's tests with `DROPLET_TEST_PYTHON` naming that virtualenv's Python.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, bail};
 
 use crate::prerequisites;
+use crate::python::{run_checked, venv};
 
 /// Pinned Python packages: the spec validator, the third-party CF client, schemathesis (the
 /// contract test) and openapi-python-client (the document must generate a working Python client).
@@ -25,7 +26,7 @@ const PYTHON_PACKAGES: &[&str] = &[
 
 pub fn run(root: &Path, cargo_test_args: &[String]) -> anyhow::Result<()> {
     prerequisites::for_tests();
-    let venv = python_tools(root)?;
+    let venv = venv(root, "venv", PYTHON_PACKAGES)?;
     run_checked(
         Command::new(venv.join("bin/openapi-spec-validator")).arg(root.join("openapi.json")),
     )
@@ -39,32 +40,6 @@ pub fn run(root: &Path, cargo_test_args: &[String]) -> anyhow::Result<()> {
         .context("running cargo test")?;
     if !status.success() {
         bail!("cargo test failed");
-    }
-    Ok(())
-}
-
-/// The virtualenv with the pinned Python packages, created or completed as needed.
-fn python_tools(root: &Path) -> anyhow::Result<PathBuf> {
-    let venv = root.join("target/tools/venv");
-    let stamp = venv.join("installed.txt");
-    let wanted = PYTHON_PACKAGES.join("\n");
-    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
-        println!("installing {} into {}", PYTHON_PACKAGES.join(", "), venv.display());
-        run_checked(Command::new("python3").args(["-m", "venv"]).arg(&venv))
-            .context("creating a Python virtualenv (needs python3 with the venv module)")?;
-        run_checked(
-            Command::new(venv.join("bin/pip")).args(["install", "--quiet"]).args(PYTHON_PACKAGES),
-        )
-        .context("installing the test tools from PyPI")?;
-        std::fs::write(&stamp, wanted)?;
-    }
-    Ok(venv)
-}
-
-fn run_checked(command: &mut Command) -> anyhow::Result<()> {
-    let status = command.status().with_context(|| format!("running {command:?}"))?;
-    if !status.success() {
-        bail!("{command:?} failed with {status}");
     }
     Ok(())
 }

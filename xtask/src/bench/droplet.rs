@@ -1,15 +1,16 @@
 //! The droplet the bench uploads and downloads, and the request body that uploads it.
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use anyhow::Context;
+use anyhow::{Context, ensure};
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use rand::rngs::SmallRng;
-use rand::{Rng, RngCore, SeedableRng};
+
+use super::contents;
 
 /// Fixed, so that the cached request body can be sent to both servers byte for byte.
 pub(super) const BOUNDARY: &str = "droplet-bench-3f9a1c7e5b2d4a60";
@@ -22,21 +23,45 @@ pub(super) struct Droplet {
     pub(super) body_len: u64,
 }
 
+/// What the droplet holds, and how its tarball is compressed.
+#[derive(Clone, Copy)]
+pub(super) enum Kind {
+    /// Random bytes, gzipped by zlib-rs at this level: inflating costs next to nothing.
+    Random { gzip_level: u32 },
+    /// An application's mix of text, binaries and jars, gzipped by `gzip -6` as `tar czf` does:
+    /// inflating is most of what the upload's check costs.
+    Compressible,
+}
+
+impl Kind {
+    pub(super) fn label(self) -> &'static str {
+        match self {
+            Kind::Random { .. } => "random",
+            Kind::Compressible => "compressible",
+        }
+    }
+}
+
 impl Droplet {
-    /// The droplet and request body of this size, generated on first use and kept.
-    pub(super) fn cached(dir: &Path, size_mib: u64, level: u32) -> anyhow::Result<Self> {
+    /// The droplet and request body of this kind and size, generated on first use and kept.
+    pub(super) fn cached(dir: &Path, size_mib: u64, kind: Kind) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        let name = match level {
-            1 => format!("droplet-{size_mib}MiB"),
-            _ => format!("droplet-{size_mib}MiB-gzip{level}"),
+        let name = match kind {
+            Kind::Random { gzip_level: 1 } => format!("droplet-{size_mib}MiB"),
+            Kind::Random { gzip_level } => format!("droplet-{size_mib}MiB-gzip{gzip_level}"),
+            Kind::Compressible => format!("droplet-{size_mib}MiB-app-gzip6"),
         };
         let tgz = dir.join(format!("{name}.tgz"));
         let body = dir.join(format!("{name}.multipart"));
         if !tgz.exists() {
-            println!("generating a {size_mib} MiB droplet in {}...", tgz.display());
+            println!(
+                "generating a {size_mib} MiB {} droplet in {}...",
+                kind.label(),
+                tgz.display()
+            );
             let started = Instant::now();
             let size = size_mib * 1024 * 1024;
-            write_atomically(&tgz, |file| write_tgz(file, size, Compression::new(level)))?;
+            write_atomically(&tgz, |file| write_tgz(file, size, kind))?;
             println!("  took {:.1} s", started.elapsed().as_secs_f64());
         }
         if !body.exists() {
@@ -59,48 +84,29 @@ fn write_atomically(
     Ok(())
 }
 
-/// A tarball of pseudo-random files, like a real droplet's already-compressed jars and binaries.
-fn write_tgz(file: File, mut left: u64, level: Compression) -> anyhow::Result<()> {
-    let gzip = GzEncoder::new(BufWriter::with_capacity(1 << 20, file), level);
-    let mut tar = tar::Builder::new(gzip);
-    // Seeded, so that every machine generates the same droplet.
-    let mut rng = SmallRng::seed_from_u64(0x0d20_71e7);
-    let staging_info = b"detected_buildpack: bench\nstart_command: ./app\n";
-    append(&mut tar, "staging_info.yml", staging_info.len() as u64, &staging_info[..])?;
-    let mut index = 0;
-    while left > 0 {
-        let len = rng.random_range(256 * 1024..=64 * 1024 * 1024).min(left);
-        append(&mut tar, &format!("app/lib/part-{index:04}.jar"), len, RandomBytes(&mut rng))?;
-        left -= len;
-        index += 1;
+fn write_tgz(file: File, size: u64, kind: Kind) -> anyhow::Result<()> {
+    match kind {
+        Kind::Random { gzip_level } => {
+            let out = BufWriter::with_capacity(1 << 20, file);
+            let mut gzip = GzEncoder::new(out, Compression::new(gzip_level));
+            contents::write_tar(&mut gzip, size, false)?;
+            gzip.finish()?.flush()?;
+        }
+        Kind::Compressible => {
+            // GNU gzip itself, so that the deflate stream is the one `tar czf` makes.
+            let mut gzip = Command::new("gzip")
+                .args(["-6", "-n", "-c"])
+                .stdin(Stdio::piped())
+                .stdout(file)
+                .spawn()
+                .context("running gzip")?;
+            let stdin = BufWriter::with_capacity(1 << 20, gzip.stdin.take().expect("piped"));
+            contents::write_tar(stdin, size, true)?;
+            let status = gzip.wait()?;
+            ensure!(status.success(), "gzip failed: {status}");
+        }
     }
-    let mut out = tar.into_inner()?.finish()?;
-    out.flush()?;
     Ok(())
-}
-
-fn append(
-    tar: &mut tar::Builder<impl Write>,
-    path: &str,
-    len: u64,
-    data: impl Read,
-) -> anyhow::Result<()> {
-    let mut header = tar::Header::new_gnu();
-    header.set_size(len);
-    header.set_mode(0o644);
-    header.set_mtime(1_700_000_000);
-    tar.append_data(&mut header, path, data.take(len))?;
-    Ok(())
-}
-
-/// An endless reader of pseudo-random bytes, much faster than a cryptographic source.
-struct RandomBytes<'a>(&'a mut SmallRng);
-
-impl Read for RandomBytes<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.0.fill_bytes(buf);
-        Ok(buf.len())
-    }
 }
 
 fn write_multipart(mut out: File, tgz: &Path) -> anyhow::Result<()> {

@@ -1,6 +1,7 @@
 //! The measured rounds: what is timed, how, and the samples kept for the report.
 
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, ensure};
@@ -9,152 +10,173 @@ use super::droplet::Droplet;
 use super::nginx::Nginx;
 use super::ours::Ours;
 use super::process::Upload;
+use super::s3::S3Process;
 
 pub(super) const MIB: f64 = 1024.0 * 1024.0;
 
+/// Every measurement of the run, by name (`ours upload`, `nginx download`, ...).
 #[derive(Default)]
-pub(super) struct Samples {
-    pub(super) ours_upload: Vec<f64>,
-    pub(super) nginx_upload: Vec<f64>,
-    /// CPU seconds the servers spent on an upload: less disturbed by neighbours than wall time.
-    pub(super) ours_upload_cpu: Vec<f64>,
-    pub(super) nginx_upload_cpu: Vec<f64>,
-    /// nginx's upload plus an fdatasync of the file it wrote: informational, since our server
-    /// makes the blob durable before the job completes and nginx never syncs.
-    pub(super) nginx_upload_synced: Vec<f64>,
-    pub(super) ours_download: Vec<f64>,
-    pub(super) nginx_download: Vec<f64>,
-    /// Our server on the S3 store: the upload until its job completed, and the download through
-    /// the redirect to the presigned URL.
-    pub(super) s3_upload: Vec<f64>,
-    pub(super) s3_download: Vec<f64>,
-}
+pub(super) struct Samples(BTreeMap<String, Vec<f64>>);
 
 impl Samples {
-    /// One round: an upload to each server, then a download from each, ours first.
-    pub(super) fn round(&mut self, round: u64, uploads: &mut Uploads<'_>) -> anyhow::Result<()> {
-        let (ours, nginx, droplet) = (uploads.ours, uploads.nginx, uploads.droplet);
-        let (guid, ours_up, accepted) = uploads.ours()?;
-        println!(
-            "round {round}: ours  upload   {:7.2} s  {:7.1} MiB/s  CPU {:5.2} s  (202 after {:.2} s)",
-            ours_up.seconds,
-            mib_per_s(droplet.body_len, ours_up.seconds),
-            ours_up.cpu_seconds,
-            accepted
-        );
-        let (nginx_up, synced) = uploads.nginx()?;
-        println!(
-            "round {round}: nginx upload   {:7.2} s  {:7.1} MiB/s  CPU {:5.2} s  (+ fdatasync: {:.2} s)",
-            nginx_up.seconds,
-            mib_per_s(droplet.body_len, nginx_up.seconds),
-            nginx_up.cpu_seconds,
-            synced
-        );
-        settle();
-        let ours_down = ours.download(&guid, droplet.tgz_len)?;
-        println!(
-            "round {round}: ours  download {ours_down:7.2} s  {:7.1} MiB/s",
-            mib_per_s(droplet.tgz_len, ours_down)
-        );
-        settle();
-        let nginx_down = nginx.download(&ours.token, droplet.tgz_len)?;
-        println!(
-            "round {round}: nginx download {nginx_down:7.2} s  {:7.1} MiB/s",
-            mib_per_s(droplet.tgz_len, nginx_down)
-        );
-        self.ours_upload.push(ours_up.seconds);
-        self.nginx_upload.push(nginx_up.seconds);
-        self.ours_upload_cpu.push(ours_up.cpu_seconds);
-        self.nginx_upload_cpu.push(nginx_up.cpu_seconds);
-        self.nginx_upload_synced.push(synced);
-        self.ours_download.push(ours_down);
-        self.nginx_download.push(nginx_down);
+    pub(super) fn push(&mut self, name: impl Into<String>, value: f64) {
+        self.0.entry(name.into()).or_default().push(value);
+    }
 
+    /// The median of `name`'s samples; NaN (printed as such) when nothing was measured.
+    pub(super) fn median(&self, name: &str) -> f64 {
+        self.0.get(name).map_or(f64::NAN, |values| median(values))
+    }
+
+    fn upload(&mut self, name: &str, upload: &Upload) {
+        self.push(format!("{name} upload"), upload.seconds);
+        self.push(format!("{name} upload cpu"), upload.cpu_seconds);
+    }
+}
+
+/// A build of our server under test: this tree's, and, with `--baseline`, an earlier one's, each
+/// on the local store and on S3.
+pub(super) struct Variant {
+    pub(super) label: &'static str,
+    pub(super) local: Ours,
+    pub(super) s3: Ours,
+}
+
+/// What a round runs against.
+pub(super) struct Bench<'a> {
+    pub(super) variants: &'a [Variant],
+    pub(super) nginx: &'a Nginx,
+    pub(super) s3: &'a S3Process,
+    /// The droplet of random bytes, and the one like an application's.
+    pub(super) random: &'a Droplet,
+    pub(super) app: &'a Droplet,
+    /// The files the previous uploads left, by who left them.
+    pub(super) left: BTreeMap<String, PathBuf>,
+}
+
+impl Bench<'_> {
+    /// One round: each droplet uploaded to each server and downloaded back, then the S3 store
+    /// through our server and directly. Unmeasured when `round` is 0, the warm-up.
+    pub(super) fn round(&mut self, round: u64, samples: &mut Samples) -> anyhow::Result<()> {
+        let (random, app, variants) = (self.random, self.app, self.variants);
+        for variant in variants {
+            let (guid, upload) = self.upload_ours(&variant.local, variant.label, random)?;
+            show(round, variant.label, "upload", random, &upload);
+            samples.upload(variant.label, &upload);
+            settle();
+            let seconds = variant.local.download(&guid, random.tgz_len)?;
+            show_download(round, variant.label, random, seconds);
+            samples.push(format!("{} download", variant.label), seconds);
+        }
+        let (upload, synced) = self.upload_nginx(random)?;
+        show(round, "nginx", "upload", random, &upload);
+        samples.upload("nginx", &upload);
+        samples.push("nginx upload synced", synced);
         settle();
-        let (guid, s3_up, accepted) = uploads.ours_s3()?;
-        println!(
-            "round {round}: S3    upload   {:7.2} s  {:7.1} MiB/s  CPU {:5.2} s  (202 after {:.2} s)",
-            s3_up.seconds,
-            mib_per_s(droplet.body_len, s3_up.seconds),
-            s3_up.cpu_seconds,
-            accepted
-        );
+        let seconds = self.nginx.download(&variants[0].local.token, random.tgz_len)?;
+        show_download(round, "nginx", random, seconds);
+        samples.push("nginx download", seconds);
+
+        for variant in variants {
+            let name = format!("{} app", variant.label);
+            let (_, upload) = self.upload_ours(&variant.local, variant.label, app)?;
+            show(round, &name, "upload", app, &upload);
+            samples.upload(&name, &upload);
+        }
+        let (upload, _) = self.upload_nginx(app)?;
+        show(round, "nginx app", "upload", app, &upload);
+        samples.upload("nginx app", &upload);
+
+        for variant in variants {
+            let name = format!("{} S3", variant.label);
+            let (guid, upload) = self.upload_ours(&variant.s3, &name, random)?;
+            show(round, &name, "upload", random, &upload);
+            samples.upload(&name, &upload);
+            settle();
+            let seconds = variant.s3.download(&guid, random.tgz_len)?;
+            show_download(round, &name, random, seconds);
+            samples.push(format!("{name} download"), seconds);
+        }
         settle();
-        let s3_down = uploads.ours_s3.download(&guid, droplet.tgz_len)?;
+        self.delete_left("direct S3")?;
+        let (seconds, object) = self.s3.direct_upload(&random.tgz)?;
         println!(
-            "round {round}: S3    download {s3_down:7.2} s  {:7.1} MiB/s",
-            mib_per_s(droplet.tgz_len, s3_down)
+            "round {round}: {:<14} upload   {seconds:7.2} s  {:7.1} MiB/s",
+            "boto3 to S3",
+            mib_per_s(random.tgz_len, seconds)
         );
-        self.s3_upload.push(s3_up.seconds);
-        self.s3_download.push(s3_down);
+        samples.push("direct S3 upload", seconds);
+        self.left.insert("direct S3".to_owned(), object);
+        Ok(())
+    }
+
+    /// An upload into a new droplet of `ours`, after deleting what its previous upload left.
+    fn upload_ours(
+        &mut self,
+        ours: &Ours,
+        slot: &str,
+        droplet: &Droplet,
+    ) -> anyhow::Result<(String, Upload)> {
+        let guid = ours.create_droplet()?;
+        settle();
+        self.delete_left(slot)?;
+        let (upload, _accepted) = ours.upload(&guid, &droplet.body)?;
+        let left = match ours.blob_path(&guid)? {
+            Some(path) => path,
+            None => self.s3.object_path(&guid),
+        };
+        ensure!(left.is_file(), "no blob at {}", left.display());
+        self.left.insert(slot.to_owned(), left);
+        Ok((guid, upload))
+    }
+
+    /// An upload to nginx, and the seconds until its file was also fdatasynced.
+    fn upload_nginx(&mut self, droplet: &Droplet) -> anyhow::Result<(Upload, f64)> {
+        settle();
+        self.delete_left("nginx")?;
+        let token = &self.variants[0].local.token;
+        let (upload, synced, file) = self.nginx.upload(token, droplet)?;
+        self.left.insert("nginx".to_owned(), file);
+        Ok((upload, synced))
+    }
+
+    /// Deletes the file the previous upload of `slot` left.
+    ///
+    /// A VM that hands the memory its guest frees back to the host (free page reporting, as on
+    /// the one this was written on) makes every write to a page-cache page not recently in use
+    /// cost a host page fault: there about 3 s per GiB, for every server alike, which made
+    /// nginx's upload 2.5 times slower and hid most of the difference between the servers.
+    /// Deleting the previous upload just before the next one gives the kernel recently used
+    /// pages to write into, as on a long-running host whose page cache recycles memory. It helps
+    /// most, not all, of the time: the host reclaims what is still free after a couple of
+    /// seconds. The unmeasured warm-up round gives the first round files to delete.
+    fn delete_left(&mut self, slot: &str) -> anyhow::Result<()> {
+        if let Some(path) = self.left.remove(slot) {
+            std::fs::remove_file(&path).with_context(|| format!("deleting {}", path.display()))?;
+        }
         Ok(())
     }
 }
 
-/// Makes the uploads, each after deleting the file the same server's previous upload left.
-///
-/// A VM that hands the memory its guest frees back to the host (free page reporting, as on the
-/// one this was written on) makes every write to a page-cache page not recently in use cost a
-/// host page fault: there about 3 s per GiB, for both servers alike, which made nginx's upload
-/// 2.5 times slower and hid most of the difference between the servers. Deleting the previous
-/// upload just before the next one gives the kernel recently used pages to write into, as on a
-/// long-running host whose page cache recycles memory. It helps most, not all, of the time: the
-/// host reclaims what is still free after a couple of seconds. The unmeasured warm-up round
-/// gives the first round files to delete.
-pub(super) struct Uploads<'a> {
-    pub(super) ours: &'a Ours,
-    pub(super) nginx: &'a Nginx,
-    pub(super) ours_s3: &'a Ours,
-    /// The S3 server's directory: objects are files under `BUCKET/`.
-    pub(super) s3_root: &'a Path,
-    pub(super) droplet: &'a Droplet,
-    /// The files the previous uploads left: ours, nginx's, the S3 object.
-    pub(super) left: [Option<PathBuf>; 3],
+fn show(round: u64, who: &str, what: &str, droplet: &Droplet, upload: &Upload) {
+    println!(
+        "round {round}: {who:<14} {what:<8} {:7.2} s  {:7.1} MiB/s  CPU {:5.2} s",
+        upload.seconds,
+        mib_per_s(droplet.body_len, upload.seconds),
+        upload.cpu_seconds,
+    );
 }
 
-impl Uploads<'_> {
-    /// An upload into a new droplet: its guid, the upload, and the seconds until the 202.
-    pub(super) fn ours(&mut self) -> anyhow::Result<(String, Upload, f64)> {
-        let guid = self.ours.create_droplet()?;
-        settle();
-        delete(&mut self.left[0])?;
-        let (upload, accepted) = self.ours.upload(&guid, &self.droplet.body)?;
-        self.left[0] = Some(self.ours.blob_path(&guid)?);
-        Ok((guid, upload, accepted))
-    }
-
-    /// An upload into a new droplet of our server on the S3 store.
-    pub(super) fn ours_s3(&mut self) -> anyhow::Result<(String, Upload, f64)> {
-        let guid = self.ours_s3.create_droplet()?;
-        settle();
-        delete(&mut self.left[2])?;
-        let (upload, accepted) = self.ours_s3.upload(&guid, &self.droplet.body)?;
-        let object = self.s3_root.join(droplet_test_s3_server::BUCKET).join("droplets").join(&guid);
-        ensure!(object.is_file(), "no S3 object at {}", object.display());
-        self.left[2] = Some(object);
-        Ok((guid, upload, accepted))
-    }
-
-    /// An upload, and the seconds until its file was also fdatasynced.
-    pub(super) fn nginx(&mut self) -> anyhow::Result<(Upload, f64)> {
-        settle();
-        delete(&mut self.left[1])?;
-        let (upload, synced, file) = self.nginx.upload(&self.ours.token, self.droplet)?;
-        self.left[1] = Some(file);
-        Ok((upload, synced))
-    }
-}
-
-fn delete(file: &mut Option<PathBuf>) -> anyhow::Result<()> {
-    if let Some(path) = file.take() {
-        std::fs::remove_file(&path).with_context(|| format!("deleting {}", path.display()))?;
-    }
-    Ok(())
+fn show_download(round: u64, who: &str, droplet: &Droplet, seconds: f64) {
+    println!(
+        "round {round}: {who:<14} download {seconds:7.2} s  {:7.1} MiB/s",
+        mib_per_s(droplet.tgz_len, seconds)
+    );
 }
 
 /// Writes back every dirty page before a measurement, so that the previous one's writeback (nginx
 /// leaves a whole upload in the page cache) does not compete for the disk with this one.
-fn settle() {
+pub(super) fn settle() {
     let _ = Command::new("sync").status();
 }
 

@@ -1,53 +1,85 @@
-//! `cargo xtask bench`: our server against nginx, side by side on this machine, uploading and
-//! downloading the same droplet with the same curl commands. The machine is small and shared, so
-//! absolute times mean little: what is reported is the ratio of our medians to nginx's.
+//! `cargo xtask bench`: our server against references, side by side on this machine. The machine
+//! is small and shared, so absolute times mean little: what is reported is ratios of medians
+//! measured in the same run.
 //!
-//! The same upload and download also go to a second instance of our server whose blobstore is an
-//! S3 bucket, served by s3s-fs on a loopback port in this process; its download is the 302 to a
-//! presigned URL followed by curl. Those figures are reported beside the local store's.
+//! - On the local store, our upload and download of a droplet of random bytes against nginx
+//!   receiving the same upload into a file and serving the same file.
+//! - A droplet like an application's (`tar czf` of text, binaries and jars), whose upload check
+//!   must inflate it.
+//! - On S3 (s3s-fs, a process of its own), our upload through to the bucket against boto3
+//!   uploading the same file straight to it.
+//! - Fan-out (`fanout`): many clients downloading one droplet at once, from our server alone,
+//!   from nginx in front of it (`X-Accel-Redirect`), and from nginx alone; and many uploads at
+//!   once. Both with our server's peak memory.
+//!
+//! With `--baseline BINARY` (a droplet-server built from an earlier commit) every measurement of
+//! our server is also made of that build, in the same rounds: a before and after in one sitting.
 //!
 //! This file has the flow; the rest is by concern:
-//! - `droplet`: the generated droplet tgz and its multipart request body, cached in the target
-//!   directory;
+//! - `droplet` and `contents`: the generated droplets and their multipart request bodies, cached
+//!   in the target directory;
 //! - `ours`: building and starting our server (on the local store or on S3), and talking to it;
 //! - `nginx`: the nginx baseline and its configuration;
+//! - `s3`: the S3 server's process and the boto3 reference upload;
 //! - `measure`: the measured rounds, their samples and medians;
+//! - `fanout`: the concurrent downloads and uploads;
 //! - `report`: the tables printed at the end;
 //! - `http`: uploads, downloads and API calls through curl;
 //! - `process`: the servers as child processes, and the wall and CPU time an upload cost them.
 
+mod contents;
 mod droplet;
+mod fanout;
 mod http;
 mod measure;
 mod nginx;
 mod ours;
 mod process;
 mod report;
+mod s3;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use droplet_test_s3_server::S3Server;
+use anyhow::ensure;
 
-use self::droplet::Droplet;
-use self::measure::{Samples, Uploads};
+use self::droplet::{Droplet, Kind};
+use self::measure::{Bench, Samples, Variant};
 use self::nginx::Nginx;
 use self::ours::Ours;
+use self::s3::S3Process;
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// Size of the generated droplet's contents, in MiB (the tgz is slightly larger).
+    /// Size of the generated droplets' contents, in MiB (the random droplet's tgz is slightly
+    /// larger, the compressible one's about half).
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
     size_mib: u64,
     /// Rounds of measurements, alternating between the servers; medians are reported.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
     rounds: u64,
-    /// gzip level of the generated droplet. From level 2 on, zlib-rs stores incompressible
+    /// gzip level of the random droplet. From level 2 on, zlib-rs stores incompressible
     /// members the way `tar czf` (gzip -6) and Go's compress/gzip (which builds real droplets)
     /// do; its level 1 instead codes them with fixed Huffman codes (5% larger, and several times
     /// slower to inflate), a worst case worth measuring with `--gzip-level 1`.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=9))]
     gzip_level: u32,
+    /// A droplet-server binary built from an earlier commit, measured beside this tree's.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// Run only the rounds against nginx and S3, or only the fan-out.
+    #[arg(long, value_enum, default_value_t = Only::Everything)]
+    only: Only,
+    #[command(flatten)]
+    fanout: fanout::FanOutArgs,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Only {
+    Everything,
+    Rounds,
+    Fanout,
 }
 
 pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -56,48 +88,88 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     };
     let target = target_dir(root);
-    let server_bin = ours::build_server(root, &target)?;
+    let bins = ours::build(root, &target)?;
+    let mut builds = vec![("ours", bins.server.clone())];
+    if let Some(baseline) = &args.baseline {
+        ensure!(baseline.is_file(), "no baseline binary at {}", baseline.display());
+        builds.push(("before", baseline.clone()));
+    }
+    let labels: Vec<&str> = builds.iter().map(|(label, _)| *label).collect();
     let cache = target.join("bench");
-    let droplet = Droplet::cached(&cache, args.size_mib, args.gzip_level)?;
-
-    // Declared first so that it is removed last, after both servers have stopped. It lives next
-    // to the cached droplet: the same filesystem for both servers, and not a tmpfs.
+    // Declared first so that it is removed last, after every server has stopped. It lives next
+    // to the cached droplets: the same filesystem for every server, and not a tmpfs.
     let run_dir = tempfile::Builder::new().prefix("run-").tempdir_in(&cache)?;
-    let ours = Ours::start(&server_bin, &run_dir.path().join("ours"), None)?;
-    let nginx = Nginx::start(&nginx_bin, &run_dir.path().join("nginx"), &droplet.tgz)?;
-    let s3 = S3Server::start(&run_dir.path().join("s3"));
-    let s3_config = run_dir.path().join("ours-s3.toml");
-    std::fs::write(&s3_config, s3.blobstore_toml())?;
-    let ours_s3 = Ours::start(&server_bin, &run_dir.path().join("ours-s3"), Some(&s3_config))?;
-    println!(
-        "ours: {}  nginx: {}  ours on S3: {} (S3: {})  data: {}",
-        ours.url,
-        nginx.url,
-        ours_s3.url,
-        s3.endpoint,
-        run_dir.path().display()
-    );
+    let rounds = match args.only {
+        Only::Fanout => None,
+        _ => Some(rounds(root, &args, &builds, &bins, &nginx_bin, &cache, run_dir.path())?),
+    };
+    let fanout = match args.only {
+        Only::Rounds => None,
+        _ => {
+            let dir = run_dir.path().join("fanout");
+            Some(fanout::run(&args.fanout, &builds, &nginx_bin, &cache, &dir)?)
+        }
+    };
+    if let Some((random, app, samples, local_rss, s3_rss)) = &rounds {
+        report::local_store(&labels, random, samples, local_rss);
+        report::compressible(&labels, app, samples);
+        report::s3(&labels, random, samples, s3_rss);
+    }
+    if let Some(fanout) = fanout {
+        fanout.report(&labels);
+    }
+    Ok(ExitCode::SUCCESS)
+}
 
-    let mut uploads = Uploads {
-        ours: &ours,
+/// What the rounds measured: the droplets, the samples, and the peak RSS of each build on the
+/// local store and on S3.
+type Rounds = (Droplet, Droplet, Samples, Vec<u64>, Vec<u64>);
+
+/// The rounds against nginx and S3, on servers of their own.
+fn rounds(
+    root: &Path,
+    args: &BenchArgs,
+    builds: &[(&'static str, PathBuf)],
+    bins: &ours::Binaries,
+    nginx_bin: &Path,
+    cache: &Path,
+    run_dir: &Path,
+) -> anyhow::Result<Rounds> {
+    let random =
+        Droplet::cached(cache, args.size_mib, Kind::Random { gzip_level: args.gzip_level })?;
+    let app = Droplet::cached(cache, args.size_mib, Kind::Compressible)?;
+    let s3 = S3Process::start(&bins.s3_server, &run_dir.join("s3"), root)?;
+    let s3_config = run_dir.join("ours-s3.toml");
+    std::fs::write(&s3_config, s3.blobstore_toml())?;
+    let mut variants = Vec::new();
+    for (label, bin) in builds {
+        let local = Ours::start(bin, &run_dir.join(label), None)?;
+        let on_s3 = Ours::start(bin, &run_dir.join(format!("{label}-s3")), Some(&s3_config))?;
+        println!("{label}: {} (S3: {})", local.url, on_s3.url);
+        variants.push(Variant { label, local, s3: on_s3 });
+    }
+    let nginx = Nginx::start(nginx_bin, &run_dir.join("nginx"), &random.tgz, "1")?;
+    println!("nginx: {}  S3: {}  data: {}", nginx.url, s3.endpoint, run_dir.display());
+
+    let mut bench = Bench {
+        variants: &variants,
         nginx: &nginx,
-        ours_s3: &ours_s3,
-        s3_root: &s3.root,
-        droplet: &droplet,
-        left: [None, None, None],
+        s3: &s3,
+        random: &random,
+        app: &app,
+        left: BTreeMap::new(),
     };
     println!("warm-up round (not measured)...");
-    uploads.ours()?;
-    uploads.nginx()?;
-    uploads.ours_s3()?;
+    bench.round(0, &mut Samples::default())?;
     let mut samples = Samples::default();
     for round in 1..=args.rounds {
-        samples.round(round, &mut uploads)?;
+        bench.round(round, &mut samples)?;
     }
-    let peak_rss = ours.peak_rss_bytes()?;
-    report::against_nginx(&droplet, args.rounds, &samples, peak_rss);
-    report::s3_beside_local(&droplet, &samples, peak_rss, ours_s3.peak_rss_bytes()?);
-    Ok(ExitCode::SUCCESS)
+    let local_rss =
+        variants.iter().map(|v| v.local.peak_rss_bytes()).collect::<Result<Vec<_>, _>>()?;
+    let s3_rss = variants.iter().map(|v| v.s3.peak_rss_bytes()).collect::<Result<Vec<_>, _>>()?;
+    drop(bench);
+    Ok((random, app, samples, local_rss, s3_rss))
 }
 
 fn target_dir(root: &Path) -> PathBuf {

@@ -15,16 +15,25 @@ use super::process::{Process, Upload, cpu_seconds, stderr};
 /// An upload job that has not finished by then is stuck, not slow.
 const JOB_TIMEOUT: Duration = Duration::from_secs(600);
 
-pub(super) fn build_server(root: &Path, target: &Path) -> anyhow::Result<PathBuf> {
-    println!("building droplet-server (release)...");
+/// The release binaries the bench runs.
+pub(super) struct Binaries {
+    pub(super) server: PathBuf,
+    pub(super) s3_server: PathBuf,
+}
+
+pub(super) fn build(root: &Path, target: &Path) -> anyhow::Result<Binaries> {
+    println!("building droplet-server and the S3 server (release)...");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
-        .args(["build", "--release", "-p", "droplet-server"])
+        .args(["build", "--release", "-p", "droplet-server", "-p", "droplet-test-s3-server"])
         .current_dir(root)
         .status()
         .context("running cargo")?;
-    ensure!(status.success(), "cargo build --release -p droplet-server failed: {status}");
-    Ok(target.join("release/droplet-server"))
+    ensure!(status.success(), "cargo build --release failed: {status}");
+    Ok(Binaries {
+        server: target.join("release/droplet-server"),
+        s3_server: target.join("release/droplet-test-s3-server"),
+    })
 }
 
 pub(super) struct Ours {
@@ -107,11 +116,11 @@ impl Ours {
         Ok((Upload { seconds, cpu_seconds: cpu_seconds(pid)? - cpu }, accepted))
     }
 
-    /// Where the local blobstore keeps the droplet's bits (`blobstore::droplet_key`).
-    pub(super) fn blob_path(&self, guid: &str) -> anyhow::Result<PathBuf> {
+    /// Where the local blobstore keeps the droplet's bits (`blobstore::droplet_key`); None on
+    /// the S3 store.
+    pub(super) fn blob_path(&self, guid: &str) -> anyhow::Result<Option<PathBuf>> {
         let path = self.data_dir.join("blobs/droplets").join(guid);
-        ensure!(path.is_file(), "no blob at {}: has the blobstore layout changed?", path.display());
-        Ok(path)
+        Ok(path.is_file().then_some(path))
     }
 
     fn wait_for_job(&self, url: &str) -> anyhow::Result<()> {
@@ -134,11 +143,25 @@ impl Ours {
         download(&url, &self.token, expected_len)
     }
 
+    pub(super) fn pid(&self) -> u32 {
+        self.process.child.id()
+    }
+
     /// The server's peak resident set (VmHWM), in bytes.
     pub(super) fn peak_rss_bytes(&self) -> anyhow::Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.process.child.id()))?;
-        let line = status.lines().find(|l| l.starts_with("VmHWM:")).context("no VmHWM")?;
-        let kib: u64 = line.split_whitespace().nth(1).context("malformed VmHWM")?.parse()?;
-        Ok(kib * 1024)
+        peak_rss_bytes(self.pid())
     }
+}
+
+/// A process's peak resident set (VmHWM), in bytes.
+pub(super) fn peak_rss_bytes(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).context("no VmHWM")?;
+    let kib: u64 = line.split_whitespace().nth(1).context("malformed VmHWM")?.parse()?;
+    Ok(kib * 1024)
+}
+
+/// Starts a new peak: the kernel resets VmHWM to the current resident set (proc(5), clear_refs).
+pub(super) fn reset_peak_rss(pid: u32) -> anyhow::Result<()> {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").context("resetting the peak RSS")
 }
