@@ -63,6 +63,7 @@ struct Standalone {
 }
 
 pub(super) fn run(
+    root: &Path,
     args: &FanOutArgs,
     builds: &[(&'static str, PathBuf)],
     nginx_bin: &Path,
@@ -111,7 +112,7 @@ pub(super) fn run(
     }
 
     let (_, bin) = &builds[0];
-    let front = NginxFront::start(nginx_bin, bin, &dir.join("fronted"))?;
+    let front = NginxFront::start(root, nginx_bin, bin, &dir.join("fronted"))?;
     let guid = front.ours.create_droplet()?;
     front.ours.upload(&guid, &droplet.body)?;
     let url = format!("{}/v3/droplets/{guid}/download", front.url);

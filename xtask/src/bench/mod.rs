@@ -107,7 +107,7 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
         Only::Rounds => None,
         _ => {
             let dir = run_dir.path().join("fanout");
-            Some(fanout::run(&args.fanout, &builds, &nginx_bin, &cache, &dir)?)
+            Some(fanout::run(root, &args.fanout, &builds, &nginx_bin, &cache, &dir)?)
         }
     };
     if let Some((random, app, samples, local_rss, s3_rss)) = &rounds {

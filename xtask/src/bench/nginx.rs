@@ -154,7 +154,13 @@ pub(super) struct NginxFront {
 const ACCEL_LOCATION: &str = "/droplet-bits/";
 
 impl NginxFront {
-    pub(super) fn start(bin: &Path, server_bin: &Path, prefix: &Path) -> anyhow::Result<Self> {
+    /// `root`: the repository, which has the snippet.
+    pub(super) fn start(
+        root: &Path,
+        bin: &Path,
+        server_bin: &Path,
+        prefix: &Path,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(prefix.join("body"))?;
         let port = free_port()?;
         let url = format!("http://127.0.0.1:{port}");
@@ -168,7 +174,7 @@ impl NginxFront {
         )?;
         let data_dir = prefix.join("ours");
         let ours = Ours::start(server_bin, &data_dir, Some(&config))?;
-        let snippet = std::fs::read_to_string(crate::repository_root().join(SNIPPET))
+        let snippet = std::fs::read_to_string(root.join(SNIPPET))
             .with_context(|| format!("reading {SNIPPET}"))?
             .replace("@LISTEN@", &format!("127.0.0.1:{port}"))
             .replace("@UPSTREAM@", ours.url.trim_start_matches("http://"))
