@@ -95,8 +95,8 @@ pub struct BlobstoreConfig {
     pub part_size_mib: u64,
     /// S3: parts of one droplet sent at once. One connection to S3 rarely carries more than
     /// 100 MB/s, so a fast upload needs several; each upload holds up to
-    /// `part_size_mib × (parts_in_flight + 1)` MiB while it streams (20 MiB at the defaults,
-    /// which keep an upload's server under 64 MiB).
+    /// `part_size_mib × (parts_in_flight + 1)` MiB while it streams (15 MiB at the defaults,
+    /// which keep a server with one upload under 64 MiB).
     pub parts_in_flight: usize,
 }
 
@@ -203,7 +203,7 @@ impl Default for BlobstoreConfig {
             virtual_hosted_style: false,
             presigned_url_ttl_secs: 3600,
             part_size_mib: 5,
-            parts_in_flight: 3,
+            parts_in_flight: 2,
         }
     }
 }
