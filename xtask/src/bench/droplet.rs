@@ -73,6 +73,18 @@ impl Droplet {
     }
 }
 
+impl Droplet {
+    /// A droplet of the user's (`--app-tgz`), with its request body made in `dir`.
+    pub(super) fn from_file(dir: &Path, tgz: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let body = dir.join("given-droplet.multipart");
+        write_atomically(&body, |file| write_multipart(file, tgz))?;
+        let tgz_len = std::fs::metadata(tgz)?.len();
+        let body_len = std::fs::metadata(&body)?.len();
+        Ok(Droplet { tgz: tgz.to_owned(), tgz_len, body, body_len })
+    }
+}
+
 /// Writes to a `.partial` file renamed into place, so an interrupted run leaves no bad cache.
 fn write_atomically(
     path: &Path,

@@ -68,6 +68,9 @@ pub struct BenchArgs {
     /// A droplet-server binary built from an earlier commit, measured beside this tree's.
     #[arg(long)]
     baseline: Option<PathBuf>,
+    /// A real droplet (a gzipped tarball) to upload instead of the generated compressible one.
+    #[arg(long)]
+    app_tgz: Option<PathBuf>,
     /// Run only the rounds against nginx and S3, or only the fan-out.
     #[arg(long, value_enum, default_value_t = Only::Everything)]
     only: Only,
@@ -137,7 +140,10 @@ fn rounds(
 ) -> anyhow::Result<Rounds> {
     let random =
         Droplet::cached(cache, args.size_mib, Kind::Random { gzip_level: args.gzip_level })?;
-    let app = Droplet::cached(cache, args.size_mib, Kind::Compressible)?;
+    let app = match &args.app_tgz {
+        Some(tgz) => Droplet::from_file(run_dir, tgz)?,
+        None => Droplet::cached(cache, args.size_mib, Kind::Compressible)?,
+    };
     let s3 = S3Process::start(&bins.s3_server, &run_dir.join("s3"), root)?;
     let s3_config = run_dir.join("ours-s3.toml");
     std::fs::write(&s3_config, s3.blobstore_toml())?;

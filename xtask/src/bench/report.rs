@@ -117,8 +117,8 @@ pub(super) fn compressible(labels: &[&str], droplet: &Droplet, samples: &Samples
     let ratio = if labels.len() > 1 { format!("{}/{}", labels[0], labels[1]) } else { "".into() };
     let table = Table::new(
         &format!(
-            "compressible droplet, {:.1} MiB tgz (tar czf, gzip -6), uploaded until STAGED \
-             (nginx only stores it)",
+            "compressible droplet, {:.1} MiB tgz (generated like tar czf, or --app-tgz), \
+             uploaded until STAGED (nginx only stores it)",
             droplet.tgz_len as f64 / MIB
         ),
         &columns,
