@@ -55,6 +55,9 @@ pub enum LogFormat {
     Text,
 }
 
+/// The most parts an S3 multipart upload may have.
+const S3_MAX_PARTS: u64 = 10_000;
+
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BlobstoreConfig {
@@ -283,6 +286,16 @@ impl Config {
             if !(1..=64).contains(&self.blobstore.parts_in_flight) {
                 bail!("blobstore.parts_in_flight must be between 1 and 64");
             }
+            // Refused now rather than at an upload's 10,001st part.
+            let largest_object = self.blobstore.part_size_mib * 1024 * 1024 * S3_MAX_PARTS;
+            if self.max_upload_bytes > largest_object {
+                bail!(
+                    "max_upload_bytes ({}) is more than S3 takes in {S3_MAX_PARTS} parts of \
+                     blobstore.part_size_mib = {} MiB ({largest_object} bytes): raise the part size",
+                    self.max_upload_bytes,
+                    self.blobstore.part_size_mib
+                );
+            }
         }
         if let Some(location) = &self.blobstore.x_accel_redirect_location {
             self.blobstore.check_x_accel_redirect_location(location)?;
@@ -328,49 +341,4 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn with_location(kind: BlobstoreKind, location: &str) -> Config {
-        let mut config = Config::default();
-        config.blobstore.kind = kind;
-        config.blobstore.bucket = Some("droplets".to_owned());
-        config.blobstore.x_accel_redirect_location = Some(location.to_owned());
-        config
-    }
-
-    fn error(config: &Config) -> String {
-        config.validate().expect_err("an invalid configuration").to_string()
-    }
-
-    #[test]
-    fn x_accel_redirect_location_is_off_by_default() {
-        let config = Config::default();
-        assert_eq!(config.blobstore.x_accel_redirect_location, None);
-        config.validate().unwrap();
-    }
-
-    #[test]
-    fn x_accel_redirect_location_is_a_path_between_slashes() {
-        for location in ["/droplet-bits/", "/internal/droplets_v2/", "/a.b~c/"] {
-            with_location(BlobstoreKind::Local, location).validate().expect(location);
-        }
-        for location in ["droplet-bits/", "/droplet-bits", "", "/", "//", "/a//b/", "/../", "/./"] {
-            let message = error(&with_location(BlobstoreKind::Local, location));
-            assert!(message.contains("blobstore.x_accel_redirect_location"), "{message}");
-            assert!(message.contains("/droplet-bits/"), "an example in: {message}");
-        }
-        for location in ["/droplet bits/", "/bits?x/", "/%2e%2e/", "/bits#/", "/bïts/"] {
-            let message = error(&with_location(BlobstoreKind::Local, location));
-            assert!(message.contains("plain segments"), "{location}: {message}");
-        }
-    }
-
-    #[test]
-    fn x_accel_redirect_location_needs_the_local_blobstore() {
-        let message = error(&with_location(BlobstoreKind::S3, "/droplet-bits/"));
-        assert!(message.contains("blobstore.x_accel_redirect_location"), "{message}");
-        assert!(message.contains("local blobstore"), "{message}");
-        assert!(message.contains("s3"), "{message}");
-    }
-}
+mod tests;
