@@ -34,13 +34,8 @@ impl Nginx {
         tgz: &Path,
         workers: &str,
     ) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(prefix.join("body"))?;
         let port = free_port()?;
-        let conf = prefix.join("nginx.conf");
-        std::fs::write(&conf, nginx_conf(prefix, port, tgz, workers))?;
-        let mut process = spawn(bin, prefix, &conf)?;
-        let error_log = prefix.join("error.log");
-        wait_until_listening(&mut process, port, &error_log)?;
+        let process = launch(bin, prefix, port, &nginx_conf(prefix, port, tgz, workers))?;
         Ok(Nginx { process, url: format!("http://127.0.0.1:{port}") })
     }
 
@@ -161,7 +156,7 @@ impl NginxFront {
         server_bin: &Path,
         prefix: &Path,
     ) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(prefix.join("body"))?;
+        std::fs::create_dir_all(prefix)?;
         let port = free_port()?;
         let url = format!("http://127.0.0.1:{port}");
         let config = prefix.join("ours.toml");
@@ -179,12 +174,8 @@ impl NginxFront {
             .replace("@LISTEN@", &format!("127.0.0.1:{port}"))
             .replace("@UPSTREAM@", ours.url.trim_start_matches("http://"))
             .replace("@BLOB_DIR@", &data_dir.join("blobs").display().to_string());
-        let conf = prefix.join("nginx.conf");
-        std::fs::write(&conf, main_conf(prefix, "auto", &snippet))?;
-        let process = spawn(bin, prefix, &conf)?;
-        let mut front = NginxFront { process, ours, url };
-        wait_until_listening(&mut front.process, port, &prefix.join("error.log"))?;
-        Ok(front)
+        let process = launch(bin, prefix, port, &main_conf(prefix, "auto", &snippet))?;
+        Ok(NginxFront { process, ours, url })
     }
 
     pub(super) fn nginx_cpu_seconds(&self) -> anyhow::Result<f64> {
@@ -207,10 +198,14 @@ fn nginx_cpu_seconds(process: &Process) -> anyhow::Result<f64> {
     Ok(total)
 }
 
-fn spawn(bin: &Path, prefix: &Path, conf: &Path) -> anyhow::Result<Process> {
+/// nginx on `conf`, its files under `prefix`, once it listens on `port`.
+fn launch(bin: &Path, prefix: &Path, port: u16, conf: &str) -> anyhow::Result<Process> {
+    std::fs::create_dir_all(prefix.join("body"))?;
+    let conf_path = prefix.join("nginx.conf");
+    std::fs::write(&conf_path, conf)?;
     let child = Command::new(bin)
         .arg("-c")
-        .arg(conf)
+        .arg(&conf_path)
         .arg("-p")
         .arg(prefix)
         .arg("-e")
@@ -219,7 +214,9 @@ fn spawn(bin: &Path, prefix: &Path, conf: &Path) -> anyhow::Result<Process> {
         .stderr(File::create(prefix.join("stderr.log"))?)
         .spawn()
         .with_context(|| format!("starting {}", bin.display()))?;
-    Ok(Process { child, name: "nginx" })
+    let mut process = Process { child, name: "nginx" };
+    wait_until_listening(&mut process, port, &prefix.join("error.log"))?;
+    Ok(process)
 }
 
 fn running_as_root() -> bool {

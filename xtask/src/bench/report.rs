@@ -37,7 +37,11 @@ impl Table {
         assert_eq!(values.len(), self.columns, "one value per column");
         print!("{name:<24}");
         for value in values {
-            print!("{value:>12.2}");
+            // NaN: not measured for this column.
+            match value.is_nan() {
+                true => print!("{:>12}", "-"),
+                false => print!("{value:>12.2}"),
+            }
         }
         match judged {
             Some(judged) => {
