@@ -99,6 +99,7 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let labels: Vec<&str> = builds.iter().map(|(label, _)| *label).collect();
     let cache = target.join("bench");
+    std::fs::create_dir_all(&cache)?;
     // Declared first so that it is removed last, after every server has stopped. It lives next
     // to the cached droplets: the same filesystem for every server, and not a tmpfs.
     let run_dir = tempfile::Builder::new().prefix("run-").tempdir_in(&cache)?;
