@@ -10,7 +10,7 @@ use droplet_client::types;
 use serde_json::Value;
 
 use crate::common::*;
-use droplet_test_s3_server::{BUCKET, S3Server};
+use droplet_test_s3_server::{BUCKET, PayloadSigning, S3Server};
 
 /// A droplet server whose blobstore is a bucket on its own S3 server.
 struct OnS3 {
@@ -21,9 +21,14 @@ struct OnS3 {
 
 impl OnS3 {
     fn start() -> Self {
+        Self::start_with("")
+    }
+
+    /// With `settings` added to the `[blobstore]` section.
+    fn start_with(settings: &str) -> Self {
         let dir = tempfile::Builder::new().prefix("droplet-s3-").tempdir().expect("temp dir");
         let s3 = S3Server::start(dir.path());
-        let server = TestServer::start_with_config(&s3.blobstore_toml());
+        let server = TestServer::start_with_config(&format!("{}{settings}", s3.blobstore_toml()));
         OnS3 { s3, server, _dir: dir }
     }
 
@@ -187,6 +192,23 @@ async fn hundred_mib_through_s3_keeps_the_server_small() {
     let env = OnS3::start();
     crate::big::hundred_mib_round_trip(&env.server).await;
     assert!(env.pending_uploads().is_empty(), "{:?}", env.pending_uploads());
+}
+
+/// Over plain http (the test server's) the payload is signed by default, so the store checks
+/// each part; `sign_payload = false`, what https gets by default, sends `UNSIGNED-PAYLOAD` and
+/// the bits arrive the same.
+#[tokio::test]
+async fn payloads_are_signed_over_http_unless_configured_otherwise() {
+    for (settings, expected) in
+        [("", PayloadSigning::Signed), ("sign_payload = false\n", PayloadSigning::Unsigned)]
+    {
+        let env = OnS3::start_with(settings);
+        let before = env.s3.payload_signing().len();
+        env.staged().await;
+        let puts = env.s3.payload_signing().split_off(before);
+        assert!(!puts.is_empty(), "the upload sent no part");
+        assert!(puts.iter().all(|p| *p == expected), "{settings:?}: {puts:?}");
+    }
 }
 
 #[tokio::test]

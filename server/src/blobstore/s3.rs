@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
-use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::client::HttpErrorKind;
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path;
@@ -77,6 +77,10 @@ impl S3Blobstore {
         if let Some(secret) = &config.secret_access_key {
             builder = builder.with_secret_access_key(&secret.0);
         }
+        // The endpoint may also come from AWS_ENDPOINT.
+        let endpoint = builder.get_config_value(&AmazonS3ConfigKey::Endpoint);
+        let signed = signs_payload(config.sign_payload, endpoint.as_deref());
+        builder = builder.with_unsigned_payload(!signed);
         let store = builder.build().map_err(|e| anyhow::anyhow!("S3 blobstore: {e}"))?;
         Ok(S3Blobstore {
             store: Arc::new(store),
@@ -89,6 +93,17 @@ impl S3Blobstore {
     fn fail(&self, error: object_store::Error) -> BlobError {
         logged(&self.log, blob_error(error))
     }
+}
+
+/// Whether requests sign their payload: as configured, else only over plain http (no endpoint is
+/// AWS, over https). Over https TLS already protects every byte, and signing would cost a SHA-256
+/// pass over each of them.
+fn signs_payload(configured: Option<bool>, endpoint: Option<&str>) -> bool {
+    configured.unwrap_or_else(|| {
+        endpoint
+            .and_then(|e| e.get(..7))
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
+    })
 }
 
 /// Logs why the store failed (the CF error the client gets does not say), except for a
@@ -318,7 +333,18 @@ async fn abort(store: &AmazonS3, path: &Path, upload: &MultipartId) -> Result<()
 
 #[cfg(test)]
 mod tests {
+    use super::signs_payload;
     use crate::config::{BlobstoreConfig, BlobstoreKind, Secret};
+
+    #[test]
+    fn the_payload_is_signed_where_nothing_else_protects_it() {
+        assert!(signs_payload(None, Some("http://127.0.0.1:9000")));
+        assert!(signs_payload(None, Some("HTTP://minio.internal")));
+        assert!(!signs_payload(None, Some("https://minio.example.com")));
+        assert!(!signs_payload(None, None), "AWS itself, over https");
+        assert!(signs_payload(Some(true), Some("https://s3.example.com")));
+        assert!(!signs_payload(Some(false), Some("http://127.0.0.1:9000")));
+    }
 
     #[test]
     fn debug_redacts_the_secret_key() {

@@ -101,6 +101,11 @@ pub struct BlobstoreConfig {
     /// `part_size_mib × (parts_in_flight + 1)` MiB while it streams (15 MiB at the defaults,
     /// which keep a server with one upload under 64 MiB).
     pub parts_in_flight: usize,
+    /// S3: whether requests sign their payload (its SHA-256 in the signature), so that the store
+    /// checks every byte it got. Unset, it follows the endpoint's scheme, as the AWS SDKs do:
+    /// signed over plain http, where nothing else protects the bytes; unsigned over https (and
+    /// on AWS), where TLS does, and the SHA-256 pass over every uploaded byte is saved.
+    pub sign_payload: Option<bool>,
 }
 
 /// `GET /metrics`, the Prometheus text format.
@@ -207,6 +212,7 @@ impl Default for BlobstoreConfig {
             presigned_url_ttl_secs: 3600,
             part_size_mib: 5,
             parts_in_flight: 2,
+            sign_payload: None,
         }
     }
 }

@@ -9,6 +9,7 @@
 //! of the test harness.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use hyper::body::Incoming;
 use hyper::service::{Service, service_fn};
@@ -30,8 +31,34 @@ pub struct S3Server {
     /// The directory s3s-fs keeps its state in: `BUCKET/KEY` for objects, pending multipart
     /// uploads as `.upload*` files at the top.
     pub root: PathBuf,
+    /// How each PUT (an object or a part) signed its payload, in arrival order.
+    payload_signing: Arc<Mutex<Vec<PayloadSigning>>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// What a request's `x-amz-content-sha256` said of its payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PayloadSigning {
+    /// The payload's SHA-256, which the signature covers and the store checks.
+    Signed,
+    /// `UNSIGNED-PAYLOAD`.
+    Unsigned,
+    /// Anything else (a streaming mode, or no header).
+    Other,
+}
+
+impl PayloadSigning {
+    fn of(request: &hyper::Request<Incoming>) -> Self {
+        let header = request.headers().get("x-amz-content-sha256").map(|v| v.as_bytes());
+        match header {
+            Some(b"UNSIGNED-PAYLOAD") => PayloadSigning::Unsigned,
+            Some(hash) if hash.len() == 64 && hash.iter().all(u8::is_ascii_hexdigit) => {
+                PayloadSigning::Signed
+            }
+            _ => PayloadSigning::Other,
+        }
+    }
 }
 
 impl S3Server {
@@ -46,6 +73,8 @@ impl S3Server {
         listener.set_nonblocking(true).expect("a non-blocking listener");
         let addr = listener.local_addr().expect("the S3 server's address");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let payload_signing = Arc::new(Mutex::new(Vec::new()));
+        let seen = payload_signing.clone();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Runtime::new().expect("S3 runtime");
             runtime.block_on(async move {
@@ -60,11 +89,15 @@ impl S3Server {
                         },
                         _ = &mut stopped => break,
                     };
-                    let service = service.clone();
+                    let (service, seen) = (service.clone(), seen.clone());
                     // A real S3 finishes a request it has received even when its client goes
                     // away; s3s-fs's handler, dropped with the connection, would leave a
                     // multipart upload half-completed (the upload gone, its parts left).
                     let detached = service_fn(move |request: hyper::Request<Incoming>| {
+                        if request.method() == hyper::Method::PUT {
+                            let signing = PayloadSigning::of(&request);
+                            seen.lock().expect("not poisoned").push(signing);
+                        }
                         let handler = Service::call(&service, request);
                         async move { tokio::spawn(handler).await.expect("the S3 handler panicked") }
                     });
@@ -80,6 +113,7 @@ impl S3Server {
         S3Server {
             endpoint: format!("http://{addr}"),
             root: root.to_owned(),
+            payload_signing,
             stop: Some(stop),
             thread: Some(thread),
         }
@@ -94,6 +128,11 @@ impl S3Server {
     /// that has top-level keys of its own to add after them.
     pub fn blobstore_dotted_keys(&self) -> String {
         blobstore_keys(&self.endpoint, "blobstore.")
+    }
+
+    /// How every PUT so far signed its payload, in arrival order.
+    pub fn payload_signing(&self) -> Vec<PayloadSigning> {
+        self.payload_signing.lock().expect("not poisoned").clone()
     }
 
     /// The files of multipart uploads neither completed nor aborted: their records and the parts
