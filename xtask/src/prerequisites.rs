@@ -77,6 +77,14 @@ pub fn for_build() {
     println!("prerequisites: nasm, autoconf, automake, libtool and make are ready");
 }
 
+/// What `cargo xtask bench` needs: the build tools, curl (its client), python3-venv (boto3's)
+/// and nginx (its reference).
+pub fn for_bench() {
+    let mut packages = missing(&[CURL, PYTHON_VENV, NGINX]);
+    packages.extend(missing(&BUILD_TOOLS));
+    install("the bench needs", &packages);
+}
+
 /// What rendering openapi.html needs (`cargo xtask check`, `regen` and `docs`).
 pub fn for_docs() {
     install("rendering openapi.html needs", &missing(&[NPM]));

@@ -40,6 +40,9 @@ pub(super) struct Variant {
     pub(super) label: &'static str,
     pub(super) local: Ours,
     pub(super) s3: Ours,
+    /// This tree's build also on S3 with `sign_payload = false`, the default over https, where
+    /// boto3 does not sign either (the bench's S3 server speaks plain http, where both sign).
+    pub(super) s3_unsigned: Option<Ours>,
 }
 
 /// What a round runs against.
@@ -96,6 +99,12 @@ impl Bench<'_> {
             let seconds = variant.s3.download(&guid, random.tgz_len)?;
             show_download(round, &name, random, seconds);
             samples.push(format!("{name} download"), seconds);
+            if let Some(unsigned) = &variant.s3_unsigned {
+                let name = format!("{} S3 unsigned", variant.label);
+                let (_, upload) = self.upload_ours(unsigned, &name, random)?;
+                show(round, &name, "upload", random, &upload);
+                samples.upload(&name, &upload);
+            }
         }
         settle();
         self.delete_left("direct S3")?;

@@ -12,10 +12,12 @@
 //!   from nginx in front of it (`X-Accel-Redirect`), and from nginx alone; and many uploads at
 //!   once. Both with our server's peak memory.
 //!
-//! With `--baseline BINARY` (a droplet-server built from an earlier commit) every measurement of
-//! our server is also made of that build, in the same rounds: a before and after in one sitting.
+//! With `--baseline` (a droplet-server binary, or a git revision, which `baseline` builds) every
+//! measurement of our server is also made of that build, in the same rounds: a before and after
+//! in one sitting.
 //!
 //! This file has the flow; the rest is by concern:
+//! - `baseline`: the earlier build to compare with, built from a git revision if need be;
 //! - `droplet` and `contents`: the generated droplets and their multipart request bodies, cached
 //!   in the target directory;
 //! - `ours`: building and starting our server (on the local store or on S3), and talking to it;
@@ -27,6 +29,7 @@
 //! - `http`: uploads, downloads and API calls through curl;
 //! - `process`: the servers as child processes, and the wall and CPU time an upload cost them.
 
+mod baseline;
 mod contents;
 mod droplet;
 mod fanout;
@@ -41,8 +44,6 @@ mod s3;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-
-use anyhow::ensure;
 
 use self::droplet::{Droplet, Kind};
 use self::measure::{Bench, Samples, Variant};
@@ -65,9 +66,10 @@ pub struct BenchArgs {
     /// slower to inflate), a worst case worth measuring with `--gzip-level 1`.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=9))]
     gzip_level: u32,
-    /// A droplet-server binary built from an earlier commit, measured beside this tree's.
-    #[arg(long)]
-    baseline: Option<PathBuf>,
+    /// An earlier droplet-server, measured beside this tree's: its binary, or a git revision of
+    /// this repository (built in release mode once, and kept in `target/bench-baseline`).
+    #[arg(long, value_name = "BINARY|REVISION")]
+    baseline: Option<String>,
     /// A real droplet (a gzipped tarball) to upload instead of the generated compressible one.
     #[arg(long)]
     app_tgz: Option<PathBuf>,
@@ -86,6 +88,7 @@ enum Only {
 }
 
 pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
+    crate::prerequisites::for_bench();
     let Some(nginx_bin) = nginx::find_binary() else {
         eprintln!("nginx is not installed: apt-get install -y nginx");
         return Ok(ExitCode::FAILURE);
@@ -94,8 +97,7 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
     let bins = ours::build(root, &target)?;
     let mut builds = vec![("ours", bins.server.clone())];
     if let Some(baseline) = &args.baseline {
-        ensure!(baseline.is_file(), "no baseline binary at {}", baseline.display());
-        builds.push(("before", baseline.clone()));
+        builds.push(("before", baseline::binary(root, &target, baseline)?));
     }
     let labels: Vec<&str> = builds.iter().map(|(label, _)| *label).collect();
     let cache = target.join("bench");
@@ -148,12 +150,19 @@ fn rounds(
     let s3 = S3Process::start(&bins.s3_server, &run_dir.join("s3"), root)?;
     let s3_config = run_dir.join("ours-s3.toml");
     std::fs::write(&s3_config, s3.blobstore_toml())?;
+    let unsigned_config = run_dir.join("ours-s3-unsigned.toml");
+    std::fs::write(&unsigned_config, format!("{}sign_payload = false\n", s3.blobstore_toml()))?;
     let mut variants = Vec::new();
-    for (label, bin) in builds {
+    for (index, (label, bin)) in builds.iter().enumerate() {
         let local = Ours::start(bin, &run_dir.join(label), None)?;
         let on_s3 = Ours::start(bin, &run_dir.join(format!("{label}-s3")), Some(&s3_config))?;
         println!("{label}: {} (S3: {})", local.url, on_s3.url);
-        variants.push(Variant { label, local, s3: on_s3 });
+        // Only this tree's build knows the setting.
+        let s3_unsigned = match index {
+            0 => Some(Ours::start(bin, &run_dir.join("ours-s3-unsigned"), Some(&unsigned_config))?),
+            _ => None,
+        };
+        variants.push(Variant { label, local, s3: on_s3, s3_unsigned });
     }
     let nginx = Nginx::start(nginx_bin, &run_dir.join("nginx"), &random.tgz, "1")?;
     println!("nginx: {}  S3: {}  data: {}", nginx.url, s3.endpoint, run_dir.display());
@@ -175,6 +184,12 @@ fn rounds(
     let local_rss =
         variants.iter().map(|v| v.local.peak_rss_bytes()).collect::<Result<Vec<_>, _>>()?;
     let s3_rss = variants.iter().map(|v| v.s3.peak_rss_bytes()).collect::<Result<Vec<_>, _>>()?;
+    for variant in &variants {
+        if let Some(unsigned) = &variant.s3_unsigned {
+            let name = format!("{} S3 unsigned peak rss", variant.label);
+            samples.push(name, unsigned.peak_rss_bytes()? as f64);
+        }
+    }
     drop(bench);
     Ok((random, app, samples, local_rss, s3_rss))
 }
