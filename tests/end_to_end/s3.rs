@@ -26,8 +26,18 @@ impl OnS3 {
 
     /// With `settings` added to the `[blobstore]` section.
     fn start_with(settings: &str) -> Self {
+        Self::launch(S3Server::start, settings)
+    }
+
+    /// On a store that speaks TLS, as a real S3 does; the server trusts its certificate through
+    /// `ca_certificate_file`.
+    fn start_tls() -> Self {
+        Self::launch(S3Server::start_tls, "")
+    }
+
+    fn launch(store: fn(&std::path::Path) -> S3Server, settings: &str) -> Self {
         let dir = tempfile::Builder::new().prefix("droplet-s3-").tempdir().expect("temp dir");
-        let s3 = S3Server::start(dir.path());
+        let s3 = store(dir.path());
         let server = TestServer::start_with_config(&format!("{}{settings}", s3.blobstore_toml()));
         OnS3 { s3, server, _dir: dir }
     }
@@ -209,6 +219,19 @@ async fn payloads_are_signed_over_http_unless_configured_otherwise() {
         assert!(!puts.is_empty(), "the upload sent no part");
         assert!(puts.iter().all(|p| *p == expected), "{settings:?}: {puts:?}");
     }
+}
+
+/// Over https, with no setting, the payload goes unsigned (TLS protects it), and the object is
+/// the bits; downloads still go to presigned https URLs of the store.
+#[tokio::test]
+async fn over_https_payloads_go_unsigned_and_the_store_is_trusted_by_its_ca_file() {
+    let env = OnS3::start_tls();
+    assert!(env.s3.endpoint.starts_with("https://"), "{}", env.s3.endpoint);
+    let (guid, _) = env.staged().await;
+    let puts = env.s3.payload_signing();
+    assert!(!puts.is_empty(), "the upload sent no part");
+    assert!(puts.iter().all(|p| *p == PayloadSigning::Unsigned), "{puts:?}");
+    assert_eq!(env.presigned_url(&guid).await.scheme(), "https");
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use anyhow::Context;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
@@ -19,8 +20,8 @@ use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path;
 use object_store::signer::Signer;
 use object_store::{
-    BackoffConfig, ClientOptions, GetOptions, GetRange, MultipartId, ObjectStore, ObjectStoreExt,
-    PutPayload, RetryConfig,
+    BackoffConfig, Certificate, ClientOptions, GetOptions, GetRange, MultipartId, ObjectStore,
+    ObjectStoreExt, PutPayload, RetryConfig,
 };
 use tokio::task::JoinSet;
 
@@ -41,6 +42,16 @@ impl S3Blobstore {
     /// A store for the configured bucket. Credentials, region and endpoint not in `config` come
     /// from the standard AWS environment variables. Nothing is contacted yet.
     pub fn new(config: &BlobstoreConfig, log: slog::Logger) -> anyhow::Result<Self> {
+        let mut client = ClientOptions::new()
+            .with_allow_http(config.allow_http)
+            .with_connect_timeout(Duration::from_secs(5))
+            // A part or a whole blob read back by the upload job may take a while.
+            .with_timeout(Duration::from_secs(600));
+        if let Some(path) = &config.ca_certificate_file {
+            for certificate in ca_certificates(path)? {
+                client = client.with_root_certificate(certificate);
+            }
+        }
         let mut builder = AmazonS3Builder::from_env()
             .with_virtual_hosted_style_request(config.virtual_hosted_style)
             .with_retry(RetryConfig {
@@ -55,13 +66,7 @@ impl S3Blobstore {
                 retry_timeout: Duration::from_secs(5),
             })
             // Replaces the client options as a whole: `allow_http` is one of them.
-            .with_client_options(
-                ClientOptions::new()
-                    .with_allow_http(config.allow_http)
-                    .with_connect_timeout(Duration::from_secs(5))
-                    // A part or a whole blob read back by the upload job may take a while.
-                    .with_timeout(Duration::from_secs(600)),
-            );
+            .with_client_options(client);
         if let Some(bucket) = &config.bucket {
             builder = builder.with_bucket_name(bucket);
         }
@@ -93,6 +98,16 @@ impl S3Blobstore {
     fn fail(&self, error: object_store::Error) -> BlobError {
         logged(&self.log, blob_error(error))
     }
+}
+
+/// The certificates of `blobstore.ca_certificate_file`, at least one.
+fn ca_certificates(path: &std::path::Path) -> anyhow::Result<Vec<Certificate>> {
+    let key = "blobstore.ca_certificate_file";
+    let pem = std::fs::read(path).with_context(|| format!("{key}: reading {}", path.display()))?;
+    let certificates = Certificate::from_pem_bundle(&pem)
+        .map_err(|e| anyhow::anyhow!("{key}: {} is not PEM certificates: {e}", path.display()))?;
+    anyhow::ensure!(!certificates.is_empty(), "{key}: {} holds no certificate", path.display());
+    Ok(certificates)
 }
 
 /// Whether requests sign their payload: as configured, else only over plain http (no endpoint is

@@ -87,6 +87,9 @@ pub struct BlobstoreConfig {
     pub secret_access_key: Option<Secret>,
     /// S3: allow a plain `http://` endpoint.
     pub allow_http: bool,
+    /// S3: a PEM file of CA certificates to trust for the endpoint besides the system's (a store
+    /// whose certificate a private CA signed).
+    pub ca_certificate_file: Option<PathBuf>,
     /// S3: `https://BUCKET.endpoint/KEY` addressing instead of path style (`endpoint/BUCKET/KEY`,
     /// what MinIO, Ceph and Garage expect by default).
     pub virtual_hosted_style: bool,
@@ -208,6 +211,7 @@ impl Default for BlobstoreConfig {
             access_key_id: None,
             secret_access_key: None,
             allow_http: false,
+            ca_certificate_file: None,
             virtual_hosted_style: false,
             presigned_url_ttl_secs: 3600,
             part_size_mib: 5,

@@ -24,10 +24,15 @@ pub const ACCESS_KEY: &str = "droplet-test-access-key";
 pub const SECRET_KEY: &str = "droplet-test-secret-key-5f1d2c9a";
 pub const BUCKET: &str = "droplets";
 pub const REGION: &str = "us-east-1";
+/// Over TLS, the file in the server's directory holding the certificate it presents.
+pub const TLS_CA_FILE: &str = "tls-ca.pem";
 
 pub struct S3Server {
-    /// `http://ADDR`, the endpoint to configure.
+    /// `http://ADDR`, or `https://ADDR` over TLS: the endpoint to configure.
     pub endpoint: String,
+    /// Over TLS, the PEM file of the self-signed certificate the server presents, for clients
+    /// to trust (`blobstore.ca_certificate_file`; boto3's `AWS_CA_BUNDLE`).
+    pub ca_certificate: Option<PathBuf>,
     /// The directory s3s-fs keeps its state in: `BUCKET/KEY` for objects, pending multipart
     /// uploads as `.upload*` files at the top.
     pub root: PathBuf,
@@ -64,6 +69,33 @@ impl PayloadSigning {
 impl S3Server {
     /// Serves `root` (created if missing, with the bucket in it) on a free loopback port.
     pub fn start(root: &Path) -> Self {
+        Self::serve(root, None)
+    }
+
+    /// The same over TLS, as a real S3 is reached: with a self-signed certificate for
+    /// 127.0.0.1, written to `root/TLS_CA_FILE` (s3s-fs takes only directories for buckets).
+    pub fn start_tls(root: &Path) -> Self {
+        std::fs::create_dir_all(root).expect("the S3 server's directory");
+        let certified = rcgen::generate_simple_self_signed(["127.0.0.1".to_owned()])
+            .expect("a self-signed certificate");
+        let ca_certificate = root.join(TLS_CA_FILE);
+        std::fs::write(&ca_certificate, certified.cert.pem()).expect("writing the certificate");
+        let key =
+            rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![certified.cert.der().clone()], key)
+            .expect("a TLS configuration");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let mut server = Self::serve(root, Some(acceptor));
+        server.ca_certificate = Some(ca_certificate);
+        server
+    }
+
+    fn serve(root: &Path, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         std::fs::create_dir_all(root.join(BUCKET)).expect("the S3 server's bucket directory");
         let filesystem = s3s_fs::FileSystem::new(root).expect("s3s-fs on its directory");
         let mut builder = S3ServiceBuilder::new(filesystem);
@@ -72,6 +104,7 @@ impl S3Server {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port for S3");
         listener.set_nonblocking(true).expect("a non-blocking listener");
         let addr = listener.local_addr().expect("the S3 server's address");
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let payload_signing = Arc::new(Mutex::new(Vec::new()));
         let seen = payload_signing.clone();
@@ -101,17 +134,27 @@ impl S3Server {
                         let handler = Service::call(&service, request);
                         async move { tokio::spawn(handler).await.expect("the S3 handler panicked") }
                     });
-                    let connection =
-                        connections.serve_connection(TokioIo::new(socket), detached).into_owned();
+                    let (connections, tls) = (connections.clone(), tls.clone());
                     tokio::spawn(async move {
-                        let _ = connection.await;
+                        let _ = match tls {
+                            None => {
+                                let io = TokioIo::new(socket);
+                                connections.serve_connection(io, detached).await
+                            }
+                            Some(tls) => {
+                                let Ok(stream) = tls.accept(socket).await else { return };
+                                let io = TokioIo::new(stream);
+                                connections.serve_connection(io, detached).await
+                            }
+                        };
                     });
                 }
             });
             // Dropping the runtime drops every open connection with it.
         });
         S3Server {
-            endpoint: format!("http://{addr}"),
+            endpoint: format!("{scheme}://{addr}"),
+            ca_certificate: None,
             root: root.to_owned(),
             payload_signing,
             stop: Some(stop),
@@ -121,13 +164,13 @@ impl S3Server {
 
     /// The `[blobstore]` section of a droplet-server configuration using this server.
     pub fn blobstore_toml(&self) -> String {
-        blobstore_toml(&self.endpoint)
+        blobstore_toml(&self.endpoint, self.ca_certificate.as_deref())
     }
 
     /// The same settings as top-level dotted keys (`blobstore.kind = ...`), for a configuration
     /// that has top-level keys of its own to add after them.
     pub fn blobstore_dotted_keys(&self) -> String {
-        blobstore_keys(&self.endpoint, "blobstore.")
+        blobstore_keys(&self.endpoint, self.ca_certificate.as_deref(), "blobstore.")
     }
 
     /// How every PUT so far signed its payload, in arrival order.
@@ -159,12 +202,13 @@ impl S3Server {
     }
 }
 
-/// The `[blobstore]` section of a droplet-server configuration using the server at `endpoint`.
-pub fn blobstore_toml(endpoint: &str) -> String {
-    format!("[blobstore]\n{}", blobstore_keys(endpoint, ""))
+/// The `[blobstore]` section of a droplet-server configuration using the server at `endpoint`,
+/// which presents the certificate in `ca_certificate` if it speaks TLS.
+pub fn blobstore_toml(endpoint: &str, ca_certificate: Option<&Path>) -> String {
+    format!("[blobstore]\n{}", blobstore_keys(endpoint, ca_certificate, ""))
 }
 
-fn blobstore_keys(endpoint: &str, prefix: &str) -> String {
+fn blobstore_keys(endpoint: &str, ca_certificate: Option<&Path>, prefix: &str) -> String {
     let settings = [
         ("kind", "s3"),
         ("bucket", BUCKET),
@@ -175,7 +219,10 @@ fn blobstore_keys(endpoint: &str, prefix: &str) -> String {
     ];
     let mut keys: String =
         settings.iter().map(|(key, value)| format!("{prefix}{key} = {value:?}\n")).collect();
-    keys.push_str(&format!("{prefix}allow_http = true\n"));
+    match ca_certificate {
+        Some(pem) => keys.push_str(&format!("{prefix}ca_certificate_file = {pem:?}\n")),
+        None => keys.push_str(&format!("{prefix}allow_http = true\n")),
+    }
     keys
 }
 
