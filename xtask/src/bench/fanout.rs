@@ -97,7 +97,7 @@ pub(super) fn run(
 
     let mut standalone = Vec::new();
     for (label, bin) in builds {
-        let ours = Ours::start(bin, &dir.join(label), None)?;
+        let ours = Ours::start(bin, &dir.join(label), None, None)?;
         let guid = ours.create_droplet()?;
         ours.upload(&guid, &droplet.body)?;
         let url = format!("{}/v3/droplets/{guid}/download", ours.url);

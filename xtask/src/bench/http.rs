@@ -31,14 +31,22 @@ pub(super) fn upload_request(url: &str, token: &str, body: &Path) -> anyhow::Res
 
 /// Seconds to download `url` to nowhere, checking that all `expected_len` bytes came. A redirect
 /// (our server on S3) is followed; curl does not send the token to another host or port.
-pub(super) fn download(url: &str, token: &str, expected_len: u64) -> anyhow::Result<f64> {
+/// A GET of `url` to /dev/null, following redirects; `trust` names the CA certificates of a
+/// store redirected to over TLS.
+pub(super) fn download(
+    url: &str,
+    token: &str,
+    expected_len: u64,
+    trust: Option<&Path>,
+) -> anyhow::Result<f64> {
     let started = Instant::now();
-    let output = Command::new("curl")
-        .args(["-sS", "-L", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", "-H"])
-        .arg(bearer(token))
-        .arg(url)
-        .output()
-        .context("running curl")?;
+    let mut curl = Command::new("curl");
+    curl.args(["-sS", "-L", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", "-H"]);
+    curl.arg(bearer(token)).arg(url);
+    if let Some(trust) = trust {
+        curl.arg("--cacert").arg(trust);
+    }
+    let output = curl.output().context("running curl")?;
     let seconds = started.elapsed().as_secs_f64();
     ensure!(output.status.success(), "curl {url} failed: {}", stderr(&output));
     let written = String::from_utf8_lossy(&output.stdout).into_owned();

@@ -150,19 +150,27 @@ fn rounds(
     let s3 = S3Process::start(&bins.s3_server, &run_dir.join("s3"), root)?;
     let s3_config = run_dir.join("ours-s3.toml");
     std::fs::write(&s3_config, s3.blobstore_toml())?;
-    let unsigned_config = run_dir.join("ours-s3-unsigned.toml");
-    std::fs::write(&unsigned_config, format!("{}sign_payload = false\n", s3.blobstore_toml()))?;
+    let signed_config = run_dir.join("ours-s3-signed.toml");
+    std::fs::write(&signed_config, format!("{}sign_payload = true\n", s3.blobstore_toml()))?;
+    // Every build trusts the S3 server's certificate the same way, the older ones included.
+    let trust = Some(s3.ca_certificate.as_path());
     let mut variants = Vec::new();
     for (index, (label, bin)) in builds.iter().enumerate() {
-        let local = Ours::start(bin, &run_dir.join(label), None)?;
-        let on_s3 = Ours::start(bin, &run_dir.join(format!("{label}-s3")), Some(&s3_config))?;
+        let local = Ours::start(bin, &run_dir.join(label), None, None)?;
+        let s3_dir = run_dir.join(format!("{label}-s3"));
+        let on_s3 = Ours::start(bin, &s3_dir, Some(&s3_config), trust)?;
         println!("{label}: {} (S3: {})", local.url, on_s3.url);
         // Only this tree's build knows the setting.
-        let s3_unsigned = match index {
-            0 => Some(Ours::start(bin, &run_dir.join("ours-s3-unsigned"), Some(&unsigned_config))?),
+        let s3_signed = match index {
+            0 => Some(Ours::start(
+                bin,
+                &run_dir.join("ours-s3-signed"),
+                Some(&signed_config),
+                trust,
+            )?),
             _ => None,
         };
-        variants.push(Variant { label, local, s3: on_s3, s3_unsigned });
+        variants.push(Variant { label, local, s3: on_s3, s3_signed });
     }
     let nginx = Nginx::start(nginx_bin, &run_dir.join("nginx"), &random.tgz, "1")?;
     println!("nginx: {}  S3: {}  data: {}", nginx.url, s3.endpoint, run_dir.display());
@@ -185,9 +193,9 @@ fn rounds(
         variants.iter().map(|v| v.local.peak_rss_bytes()).collect::<Result<Vec<_>, _>>()?;
     let s3_rss = variants.iter().map(|v| v.s3.peak_rss_bytes()).collect::<Result<Vec<_>, _>>()?;
     for variant in &variants {
-        if let Some(unsigned) = &variant.s3_unsigned {
-            let name = format!("{} S3 unsigned peak rss", variant.label);
-            samples.push(name, unsigned.peak_rss_bytes()? as f64);
+        if let Some(signed) = &variant.s3_signed {
+            let name = format!("{} S3 signed peak rss", variant.label);
+            samples.push(name, signed.peak_rss_bytes()? as f64);
         }
     }
     drop(bench);

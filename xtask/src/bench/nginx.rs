@@ -67,7 +67,7 @@ impl Nginx {
     }
 
     pub(super) fn download(&self, token: &str, expected_len: u64) -> anyhow::Result<f64> {
-        download(&format!("{}/droplet.tgz", self.url), token, expected_len)
+        download(&format!("{}/droplet.tgz", self.url), token, expected_len, None)
     }
 }
 
@@ -168,7 +168,7 @@ impl NginxFront {
             ),
         )?;
         let data_dir = prefix.join("ours");
-        let ours = Ours::start(server_bin, &data_dir, Some(&config))?;
+        let ours = Ours::start(server_bin, &data_dir, Some(&config), None)?;
         let snippet = std::fs::read_to_string(root.join(SNIPPET))
             .with_context(|| format!("reading {SNIPPET}"))?
             .replace("@LISTEN@", &format!("127.0.0.1:{port}"))

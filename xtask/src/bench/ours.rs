@@ -41,13 +41,18 @@ pub(super) struct Ours {
     pub(super) url: String,
     pub(super) token: String,
     data_dir: PathBuf,
+    /// The CA certificates it was started to trust: the S3 store's, which downloads redirect to.
+    trust: Option<PathBuf>,
 }
 
 impl Ours {
+    /// Starts `bin` on `data_dir`, with `config` if given, trusting the CA certificates in
+    /// `trust` (as `SSL_CERT_FILE`, which every build reads) if given.
     pub(super) fn start(
         bin: &Path,
         data_dir: &Path,
         config: Option<&Path>,
+        trust: Option<&Path>,
     ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(data_dir)?;
         let log = File::create(data_dir.with_extension("log"))?;
@@ -55,6 +60,9 @@ impl Ours {
         command.args(["serve", "--bind", "127.0.0.1:0", "--data-dir"]).arg(data_dir);
         if let Some(config) = config {
             command.arg("--config").arg(config);
+        }
+        if let Some(trust) = trust {
+            command.env("SSL_CERT_FILE", trust);
         }
         let mut child = command
             .stdout(Stdio::piped())
@@ -78,7 +86,8 @@ impl Ours {
         let output = Command::new(bin).arg("token").arg("--data-dir").arg(data_dir).output()?;
         ensure!(output.status.success(), "droplet-server token failed: {}", stderr(&output));
         let token = String::from_utf8(output.stdout)?.trim().to_owned();
-        Ok(Ours { process, url, token, data_dir: data_dir.to_owned() })
+        let (data_dir, trust) = (data_dir.to_owned(), trust.map(Path::to_owned));
+        Ok(Ours { process, url, token, data_dir, trust })
     }
 
     pub(super) fn create_droplet(&self) -> anyhow::Result<String> {
@@ -140,7 +149,7 @@ impl Ours {
 
     pub(super) fn download(&self, guid: &str, expected_len: u64) -> anyhow::Result<f64> {
         let url = format!("{}/v3/droplets/{guid}/download", self.url);
-        download(&url, &self.token, expected_len)
+        download(&url, &self.token, expected_len, self.trust.as_deref())
     }
 
     pub(super) fn pid(&self) -> u32 {

@@ -18,7 +18,11 @@ const DIRECT_UPLOAD: &str = include_str!("direct_upload.py");
 pub(super) struct S3Process {
     /// Held only to be stopped when dropped.
     _process: Process,
+    /// `https://ADDR`: the store speaks TLS, as a real S3 does, so that each client signs (or
+    /// not) as it does over https.
     pub(super) endpoint: String,
+    /// The self-signed certificate the store presents.
+    pub(super) ca_certificate: PathBuf,
     root: PathBuf,
     python: PathBuf,
 }
@@ -28,6 +32,7 @@ impl S3Process {
         let python =
             crate::python::venv(repository, "bench-venv", PYTHON_PACKAGES)?.join("bin/python");
         let mut child = Command::new(bin)
+            .arg("--tls")
             .arg(root)
             // Held open: the server runs until its standard input closes.
             .stdin(Stdio::piped())
@@ -41,11 +46,15 @@ impl S3Process {
             bail!("the S3 server did not start: {first:?}");
         };
         let endpoint = endpoint.to_owned();
-        Ok(S3Process { _process: process, endpoint, root: root.to_owned(), python })
+        let ca_certificate = root.join(droplet_test_s3_server::TLS_CA_FILE);
+        ensure!(ca_certificate.is_file(), "the S3 server wrote no {}", ca_certificate.display());
+        let root = root.to_owned();
+        Ok(S3Process { _process: process, endpoint, ca_certificate, root, python })
     }
 
     pub(super) fn blobstore_toml(&self) -> String {
-        droplet_test_s3_server::blobstore_toml(&self.endpoint)
+        // The certificate is trusted through SSL_CERT_FILE, which older builds read too.
+        droplet_test_s3_server::blobstore_toml(&self.endpoint, None)
     }
 
     /// Where s3s-fs keeps a droplet's object.
@@ -62,6 +71,7 @@ impl S3Process {
             .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
             .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
             .env("AWS_DEFAULT_REGION", REGION)
+            .env("AWS_CA_BUNDLE", &self.ca_certificate)
             .output()
             .context("running boto3")?;
         ensure!(output.status.success(), "the boto3 upload failed: {}", stderr(&output));
