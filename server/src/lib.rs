@@ -16,7 +16,9 @@
 //! - `errors.rs`: the one place a storage error becomes a CF error.
 //! - `metrics.rs`: what Prometheus sees; the rest only counts into it.
 //! - `server.rs` and `shutdown.rs`: starting the server, and stopping it gracefully.
+//! - `allocator.rs`: glibc's allocator, tuned for droplet chunks.
 
+pub mod allocator;
 mod auth;
 mod blobstore;
 mod config;

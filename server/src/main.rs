@@ -54,30 +54,13 @@ struct TokenArgs {
 }
 
 fn main() -> anyhow::Result<()> {
-    limit_malloc_arenas();
+    droplet_server::allocator::limit_arenas();
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(args),
         Command::Token(args) => token(args),
     }
 }
-
-/// glibc's allocator gives threads arenas of their own, up to eight per core, and keeps what is
-/// freed in them. A droplet's chunks are allocated on the network's threads and freed on the
-/// checks' threads, so 32 uploads at once peaked at 110 MiB, instead of under 96 MiB with two
-/// arenas, and no slower (`cargo xtask bench`). What `MALLOC_ARENA_MAX=2` does, unless the
-/// operator set that.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-#[allow(unsafe_code)]
-fn limit_malloc_arenas() {
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        // SAFETY: mallopt only sets a tunable of the allocator, and no other thread runs yet.
-        unsafe { libc::mallopt(libc::M_ARENA_MAX, 2) };
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn limit_malloc_arenas() {}
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = droplet_server::load_config(args.config.as_deref(), std::env::vars())?;

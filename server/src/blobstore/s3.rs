@@ -348,8 +348,24 @@ async fn abort(store: &AmazonS3, path: &Path, upload: &MultipartId) -> Result<()
 
 #[cfg(test)]
 mod tests {
-    use super::signs_payload;
+    use super::{ca_certificates, signs_payload};
     use crate::config::{BlobstoreConfig, BlobstoreKind, Secret};
+
+    /// A file that cannot be the CAs to trust stops the server at start, naming the key.
+    #[test]
+    fn a_ca_certificate_file_must_hold_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "").unwrap();
+        let garbage = dir.path().join("garbage.pem");
+        std::fs::write(&garbage, "-----BEGIN CERTIFICATE-----\nnot base64!\n").unwrap();
+        for path in [missing, empty, garbage] {
+            let message = format!("{:#}", ca_certificates(&path).expect_err("refused"));
+            assert!(message.contains("blobstore.ca_certificate_file"), "{message}");
+            assert!(message.contains(&path.display().to_string()), "{message}");
+        }
+    }
 
     #[test]
     fn the_payload_is_signed_where_nothing_else_protects_it() {

@@ -11,7 +11,7 @@ use sha1::{Digest, Sha1};
 use super::gunzip::gunzip;
 
 /// The inflated bytes are read in blocks of this size: the tar reader's small reads (512-byte
-/// headers, the 8 KiB of a skipped entry) are served from the block, and the inflater is called
+/// headers, the 32 KiB of a skipped entry) are served from the block, and the inflater is called
 /// on large buffers, where it is fastest.
 const INFLATED_BLOCK_BYTES: usize = 64 * 1024;
 

@@ -32,7 +32,8 @@ pub async fn finish(
     bits: ReceivedBits,
 ) -> JobOutcome {
     let outcome = store_bits(&ctx, droplet, bits).await;
-    release_freed_memory();
+    // The upload's buffers are gone: hand what they held back to the system.
+    crate::allocator::release_freed_memory();
     let recorded = match &outcome {
         Ok(bits) => match ctx.store.complete_upload(droplet, job, bits, now_secs()).await {
             Ok(true) => Ok(()),
@@ -61,20 +62,6 @@ pub async fn finish(
         }
     }
 }
-
-/// Hands the memory the upload's buffers freed back to the system. glibc keeps freed memory in
-/// its arenas, and the buffers of successive uploads, of many sizes, fragment them: a server's
-/// resident set crept up upload after upload (48, 52, then 57 MiB in the bench) instead of
-/// returning to where it was.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-#[allow(unsafe_code)]
-fn release_freed_memory() {
-    // SAFETY: malloc_trim takes the allocator's locks itself and only releases free pages.
-    unsafe { libc::malloc_trim(0) };
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn release_freed_memory() {}
 
 async fn store_bits(
     ctx: &ServerContext,
