@@ -6,7 +6,7 @@
 use droplet_api::{CfError, DropletState, PageLink, Pagination};
 
 use super::labels::{key_error, value_error};
-use crate::store::list_filter::{DropletListQuery, LabelRequirement, OrderBy, TimeFilter};
+use crate::store::listing::{DropletListQuery, LabelRequirement, OrderBy, TimeFilter};
 
 const ALLOWED: &[&str] = &[
     "page",

@@ -191,7 +191,7 @@ pub(super) async fn record_bits(
     Ok(updated.rows_affected() == 1)
 }
 
-async fn insert_droplet_row(
+pub(super) async fn insert_droplet_row(
     tx: &mut Transaction<'_>,
     droplet: &DropletRecord,
 ) -> Result<(), sqlx::Error> {
@@ -217,7 +217,7 @@ async fn insert_droplet_row(
 }
 
 /// Makes `droplet_labels` hold exactly `labels` for the droplet.
-async fn sync_labels(
+pub(super) async fn sync_labels(
     tx: &mut Transaction<'_>,
     droplet: Uuid,
     labels: &BTreeMap<String, String>,

@@ -1,11 +1,33 @@
-//! The schema, as numbered migrations applied in order at start-up; each runs once.
+//! The schema, as numbered migrations applied in order at start-up; each runs once. Most are
+//! portable SQL; those that need what the two databases spell differently (triggers) give each
+//! backend its own statements.
+
+mod counters;
+#[cfg(test)]
+mod tests;
 
 use super::{MetadataStore, StoreError};
 
+/// One schema change.
+enum Migration {
+    /// Statements both databases take, separated by `;`.
+    Portable(&'static str),
+    /// Statements one at a time, each for both databases or for one (a trigger's body holds
+    /// `;`s of its own).
+    Steps(&'static [Step]),
+}
+
+enum Step {
+    Both(&'static str),
+    Sqlite(&'static str),
+    Postgres(&'static str),
+}
+
 /// Schema changes, applied in order at start-up; each runs once.
-const MIGRATIONS: &[&str] = &[
+const MIGRATIONS: &[Migration] = &[
     // 1: droplets and jobs.
-    "CREATE TABLE droplets (
+    Migration::Portable(
+        "CREATE TABLE droplets (
         guid TEXT PRIMARY KEY,
         app_guid TEXT NOT NULL,
         state TEXT NOT NULL,
@@ -31,36 +53,48 @@ const MIGRATIONS: &[&str] = &[
         created_at BIGINT NOT NULL,
         updated_at BIGINT NOT NULL
     );",
+    ),
     // 2: labels as rows, kept in sync with `droplets.labels`, for label selectors.
-    "CREATE TABLE droplet_labels (
+    Migration::Portable(
+        "CREATE TABLE droplet_labels (
         droplet_guid TEXT NOT NULL,
         key TEXT NOT NULL,
         value TEXT NOT NULL,
         PRIMARY KEY (droplet_guid, key)
     );
     CREATE INDEX droplet_labels_key_value ON droplet_labels (key, value)",
+    ),
     // 3: job leases, so that many replicas can share the database: the server process running a
     // `PROCESSING` job (`owner`, its instance id) renews `lease_expires_ms` while it works; a job
     // whose lease ran out lost its process and is claimed and settled by another
     // (`take_over_job`). Rows from before have neither and count as abandoned.
-    "ALTER TABLE jobs ADD COLUMN owner TEXT;
+    Migration::Portable(
+        "ALTER TABLE jobs ADD COLUMN owner TEXT;
     ALTER TABLE jobs ADD COLUMN lease_expires_ms BIGINT;
     CREATE INDEX jobs_state ON jobs (state)",
+    ),
     // 4: the blob a droplet's upload is writing, by the name its blobstore gave the write
     // (`BlobWriter::pending`: a temporary file, a multipart upload), from the moment the bits
     // start streaming until the upload job commits or drops it, so that whichever replica finds
     // the upload's process gone can discard what it left.
-    "ALTER TABLE droplets ADD COLUMN pending_blob TEXT",
+    Migration::Portable("ALTER TABLE droplets ADD COLUMN pending_blob TEXT"),
     // 5: the droplet a copy job copies from, so that a replica can finish a copy whose process
     // died.
-    "ALTER TABLE jobs ADD COLUMN source_guid TEXT",
+    Migration::Portable("ALTER TABLE jobs ADD COLUMN source_guid TEXT"),
     // 6: one row that `GET /healthz` writes, so that a database that cannot take writes (a full
     // disk) is reported, not only one that does not answer.
-    "CREATE TABLE health_probe (id BIGINT PRIMARY KEY, checked_at BIGINT NOT NULL);
+    Migration::Portable(
+        "CREATE TABLE health_probe (id BIGINT PRIMARY KEY, checked_at BIGINT NOT NULL);
     INSERT INTO health_probe (id, checked_at) VALUES (1, 0)",
+    ),
     // 7: the whole droplet's SHA-1, which nothing read: the API's checksum is the SHA-256, and
     // `resources` carry SHA-1s of files inside the tarball, checked by the inspection.
-    "ALTER TABLE droplets DROP COLUMN checksum_sha1",
+    Migration::Portable("ALTER TABLE droplets DROP COLUMN checksum_sha1"),
+    // 8: lists that stay fast at hundreds of thousands of droplets: an index for every order and
+    // filter a list can ask for, labels indexed with their droplet (so that a selector is
+    // answered from the index alone), an index for the recovery sweep's look for upload claims,
+    // and counters, kept by triggers, that give a list's total without counting rows.
+    Migration::Steps(counters::STEPS),
 ];
 
 impl MetadataStore {
@@ -68,6 +102,11 @@ impl MetadataStore {
     /// at once queue on an advisory lock held until that transaction ends, so each migration runs
     /// once; SQLite serializes writers by itself (and has no such function).
     pub(super) async fn migrate(&self) -> Result<(), StoreError> {
+        self.migrate_to(MIGRATIONS.len() as i64).await
+    }
+
+    /// Applies the missing migrations up to `target` (tests build older schemas with it).
+    pub(super) async fn migrate_to(&self, target: i64) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         if !self.single_process {
             // Backend-specific, unavoidably: the lock key is arbitrary but fixed for this schema.
@@ -79,7 +118,7 @@ impl MetadataStore {
         sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
             .execute(&mut *tx)
             .await?;
-        for (index, migration) in MIGRATIONS.iter().enumerate() {
+        for (index, migration) in MIGRATIONS.iter().enumerate().take(target as usize) {
             let version = index as i64 + 1;
             let applied = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
                 .bind(version)
@@ -89,7 +128,18 @@ impl MetadataStore {
             if applied {
                 continue;
             }
-            for statement in migration.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            let statements: Vec<&str> = match migration {
+                Migration::Portable(text) => text.split(';').collect(),
+                Migration::Steps(steps) => steps
+                    .iter()
+                    .filter_map(|step| match step {
+                        Step::Both(sql) => Some(*sql),
+                        Step::Sqlite(sql) => self.single_process.then_some(*sql),
+                        Step::Postgres(sql) => (!self.single_process).then_some(*sql),
+                    })
+                    .collect(),
+            };
+            for statement in statements.into_iter().map(str::trim).filter(|s| !s.is_empty()) {
                 sqlx::query(statement).execute(&mut *tx).await?;
             }
             sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")

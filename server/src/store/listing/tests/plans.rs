@@ -1,0 +1,208 @@
+//! Every list shape's statements, as the plan picks them, explained by the database, so that a
+//! change that brings a scan back fails here. SQLite plans without statistics, the same way
+//! whatever the data: its plans are held exactly (counts never read a whole table or index;
+//! pages walk the order's index with no sort but the page's, or read a counted set). The plans
+//! PostgreSQL picks follow its statistics (`cargo xtask bench --only lists` measures them at
+//! 500,000 droplets); here every step must have an index to use (`enable_seqscan = off`, under
+//! which a sequential scan remains only where no index serves).
+
+use super::super::plan::{self, Count, KnownCounts};
+use super::super::sql::Sql;
+use super::super::{DropletFilter, DropletListQuery, LabelRequirement, OrderBy, TimeFilter};
+use crate::store::MetadataStore;
+use crate::store::test_support::{TestDb, droplets};
+
+/// A time halfway through the seeded droplets' (`test_support::droplets`).
+const MIDDLE: i64 = 1_700_000_150;
+
+fn strings(values: &[&str]) -> Vec<String> {
+    values.iter().map(|v| v.to_string()).collect()
+}
+
+/// The shapes a list takes: each filter, each label operator and combinations, each order.
+fn shapes() -> Vec<(&'static str, DropletFilter)> {
+    use LabelRequirement::*;
+    let f = DropletFilter::default;
+    let labels = |labels: Vec<LabelRequirement>| DropletFilter { labels, ..f() };
+    let guid = uuid::Uuid::nil().to_string();
+    vec![
+        ("all", f()),
+        ("guids", DropletFilter { guids: Some(vec![guid.clone(), guid.clone()]), ..f() }),
+        ("app_guids", DropletFilter { app_guids: Some(vec![guid]), ..f() }),
+        ("one state", DropletFilter { states: Some(strings(&["STAGED"])), ..f() }),
+        ("two states", DropletFilter { states: Some(strings(&["STAGED", "FAILED"])), ..f() }),
+        (
+            "created after",
+            DropletFilter { created_at: vec![TimeFilter::After(MIDDLE + 120)], ..f() },
+        ),
+        (
+            "created between",
+            DropletFilter {
+                created_at: vec![TimeFilter::AtOrAfter(MIDDLE), TimeFilter::Before(MIDDLE + 20)],
+                ..f()
+            },
+        ),
+        (
+            "created at",
+            DropletFilter { created_at: vec![TimeFilter::Equals(vec![MIDDLE, MIDDLE + 1])], ..f() },
+        ),
+        (
+            "updated before",
+            DropletFilter { updated_at: vec![TimeFilter::AtOrBefore(MIDDLE - 120)], ..f() },
+        ),
+        ("label =", labels(vec![In("env".into(), strings(&["prod"]))])),
+        ("label in", labels(vec![In("team".into(), strings(&["t1", "t2"]))])),
+        ("label !=", labels(vec![NotIn("env".into(), strings(&["prod"]))])),
+        ("label notin", labels(vec![NotIn("team".into(), strings(&["t1", "t2"]))])),
+        ("label key", labels(vec![Exists("env".into())])),
+        ("label !key", labels(vec![NotExists("env".into())])),
+        (
+            "label in, key",
+            labels(vec![In("team".into(), strings(&["t1", "t2"])), Exists("env".into())]),
+        ),
+        ("label !a, !b", labels(vec![NotExists("env".into()), NotExists("team".into())])),
+        (
+            "label = and state",
+            DropletFilter {
+                states: Some(strings(&["STAGED"])),
+                labels: vec![In("env".into(), strings(&["prod"]))],
+                ..f()
+            },
+        ),
+        (
+            "label !key and states",
+            DropletFilter {
+                states: Some(strings(&["STAGED", "FAILED"])),
+                labels: vec![NotExists("env".into())],
+                ..f()
+            },
+        ),
+        (
+            "label key and created after",
+            DropletFilter {
+                created_at: vec![TimeFilter::After(MIDDLE + 120)],
+                labels: vec![Exists("env".into())],
+                ..f()
+            },
+        ),
+    ]
+}
+
+/// Counters that make the plan pick each of its statements in turn: label sets smaller than
+/// anything else, then states that are.
+fn knowns(filter: &DropletFilter, sqlite: bool) -> [KnownCounts; 2] {
+    let labelled = |n| vec![n; filter.labels.len()];
+    let all = 1_000_000;
+    let some_states = |n| if filter.states.is_some() { n } else { all };
+    [
+        KnownCounts { sqlite, all, in_states: some_states(200_000), labelled: labelled(10) },
+        KnownCounts { sqlite, all, in_states: some_states(10), labelled: labelled(900_000) },
+    ]
+}
+
+/// The database's plan of a statement, one line per step.
+async fn explain(store: &MetadataStore, sql: &Sql) -> Vec<String> {
+    let mut conn = store.pool.acquire().await.unwrap();
+    let prefix = if store.single_process {
+        "EXPLAIN QUERY PLAN "
+    } else {
+        sqlx::query("SET enable_seqscan = off").execute(&mut *conn).await.unwrap();
+        "EXPLAIN "
+    };
+    let rows = sql.prefixed(prefix).query().fetch_all(&mut *conn).await.unwrap();
+    let column = if store.single_process { "detail" } else { "QUERY PLAN" };
+    rows.iter().map(|row| sqlx::Row::try_get::<String, _>(row, column).unwrap()).collect()
+}
+
+/// The steps that read a whole table or index: SQLite's `SCAN` of a table (not of a subquery's
+/// rows), PostgreSQL's `Seq Scan`.
+fn full_scans(steps: &[String]) -> Vec<String> {
+    let mut found = Vec::new();
+    for step in steps {
+        let text = step.trim_start_matches([' ', '-', '>']);
+        let table = text.strip_prefix("SCAN ").map(|rest| rest.split(' ').next().unwrap_or(""));
+        if table.is_some_and(|t| ["d", "o", "l", "droplets", "droplet_labels"].contains(&t)) {
+            found.push(text.to_owned());
+        }
+        if text.starts_with("Seq Scan") {
+            found.push(text.to_owned());
+        }
+    }
+    found
+}
+
+/// How many steps sort (in SQLite, into a temporary b-tree).
+fn sorts(steps: &[String]) -> usize {
+    let sorting = |s: &&String| {
+        let text = s.trim_start_matches([' ', '-', '>']);
+        text.contains("TEMP B-TREE FOR ORDER BY")
+            || text.starts_with("Sort  ")
+            || text.starts_with("Incremental Sort  ")
+    };
+    steps.iter().filter(sorting).count()
+}
+
+async fn every_shape_is_served_by_an_index(db: TestDb) {
+    // Enough droplets for PostgreSQL's planner to plan as for a large table.
+    db.store.insert_droplets(&droplets(30_000, 3)).await;
+    let mut failures = Vec::new();
+    let mut sources = std::collections::BTreeSet::new();
+    for (name, filter) in shapes() {
+        for known in knowns(&filter, db.store.single_process) {
+            if let Count::Query(sql) | Count::AllBut(_, sql) = plan::count(&filter, &known) {
+                let steps = explain(&db.store, &sql).await;
+                if !full_scans(&steps).is_empty() {
+                    failures.push(format!(
+                        "count of {name}: {}\n  {}",
+                        sql.text,
+                        steps.join("\n  ")
+                    ));
+                }
+            }
+            for (order_by, descending) in [(OrderBy::CreatedAt, false), (OrderBy::UpdatedAt, true)]
+            {
+                let query = DropletListQuery {
+                    filter: filter.clone(),
+                    page: 3,
+                    per_page: 50,
+                    order_by,
+                    descending,
+                };
+                let (offset, total) = (100, 150_000);
+                let source = plan::source(&query, offset, total, &known);
+                sources.insert(format!("{source:?}"));
+                let sql = plan::page(&query, offset, total, &known);
+                let steps = explain(&db.store, &sql).await;
+                let scans = full_scans(&steps);
+                // A page walks the order's index, or reads a set and sorts it: a full read of
+                // an index is the walk, and then the one sort is the page's.
+                let walked = |s: &String| {
+                    ["created", "updated", "state_"]
+                        .iter()
+                        .any(|i| s.contains(&format!("droplets_{i}")))
+                };
+                let fine = scans.iter().all(walked) && (scans.is_empty() || sorts(&steps) <= 1);
+                if !fine {
+                    failures.push(format!(
+                        "page of {name} by {order_by:?} ({source:?}): {}\n  {}",
+                        sql.text,
+                        steps.join("\n  ")
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert_eq!(sources.len(), 4, "every source is planned: {sources:?}");
+    db.remove().await;
+}
+
+#[tokio::test]
+async fn sqlite_serves_every_shape_from_an_index() {
+    every_shape_is_served_by_an_index(TestDb::sqlite(None).await).await;
+}
+
+#[tokio::test]
+async fn postgres_serves_every_shape_from_an_index() {
+    every_shape_is_served_by_an_index(TestDb::postgres(None).await).await;
+}
