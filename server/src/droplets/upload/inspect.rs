@@ -19,6 +19,7 @@ const INFLATED_BLOCK_BYTES: usize = 64 * 1024;
 pub type Rejection = String;
 
 pub fn inspect(bits: impl BufRead, resources: &[UploadResource]) -> Result<(), Rejection> {
+    crate::faults::panic_if_injected(crate::faults::UPLOAD_INSPECTION);
     let mut wanted: HashMap<&str, &UploadResource> =
         resources.iter().map(|r| (normalize(&r.path), r)).collect();
     let mut decoder = BufReader::with_capacity(INFLATED_BLOCK_BYTES, gunzip(bits));
