@@ -17,6 +17,7 @@
 //! - `metrics.rs`: what Prometheus sees; the rest only counts into it.
 //! - `server.rs` and `shutdown.rs`: starting the server, and stopping it gracefully.
 //! - `allocator.rs`: glibc's allocator, tuned for droplet chunks.
+//! - `faults.rs`: panics a test can switch on in a debug build.
 
 pub mod allocator;
 mod auth;
@@ -25,6 +26,7 @@ mod config;
 mod context;
 mod droplets;
 mod errors;
+mod faults;
 mod http;
 mod jobs;
 mod metrics;

@@ -27,6 +27,7 @@ mod login;
 mod metadata;
 mod metrics;
 mod operations;
+mod panics;
 mod patch_races;
 mod postgres;
 mod race;

@@ -121,3 +121,40 @@ async fn resource_missing_from_the_tarball_fails_the_droplet() {
     ];
     assert_resources_refused(resources, &["app/missing.rb", "not in the droplet"]).await;
 }
+
+/// Refused by the second check (`resources` after the bits), with a store that cannot remove the
+/// blob already published: the droplet fails all the same, an error line names the blob left
+/// behind, and the droplet's delete removes it.
+#[tokio::test]
+async fn a_refused_blob_that_cannot_be_removed_is_logged_and_goes_with_its_droplet() {
+    let server = TestServer::start();
+    let guid = server.create_droplet().await;
+    // The local store removes a copy's leftover with the blob, first; a directory in its place
+    // cannot be removed as a file.
+    let blocker = server.blob_dir().join("tmp").join(format!("droplets-{guid}.copy"));
+    std::fs::create_dir(&blocker).unwrap();
+    let resources = vec![resource("app/a.txt", A.len(), &sha1_hex(b"something else"))];
+    let form = DropletUploadForm {
+        bits: FilePart::from_bytes("droplet.tgz", droplet_bits()),
+        resources: Some(resources),
+    };
+    let client = server.client();
+    let accepted = client.droplet_upload(&guid, form).await.unwrap();
+    let job = within_deadline("the job", client.wait_for_accepted_job(&accepted)).await.unwrap();
+    assert_eq!(job.state, types::JobState::Failed, "{job:?}");
+    assert_eq!(job.errors[0].code, 10008, "{job:?}");
+    assert_eq!(server.droplet(&guid).await.state, types::DropletState::Failed);
+    let key = format!("droplets/{guid}");
+    let log = server.log();
+    let logged = log.lines().any(|line| line.contains(" ERRO ") && line.contains(&key));
+    assert!(logged, "no error line names {key}:\n{log}");
+    assert!(server.blob_path(&guid).exists());
+
+    std::fs::remove_dir(&blocker).unwrap();
+    let response = server.request(reqwest::Method::DELETE, &format!("/v3/droplets/{guid}"));
+    let response = response.send().await.unwrap();
+    assert_eq!(response.status(), 202);
+    let job = server.wait_for_job(response.headers()["location"].to_str().unwrap()).await;
+    assert_eq!(job.state, types::JobState::Complete, "{job:?}");
+    server.wait_for_empty_blobstore().await;
+}

@@ -314,3 +314,34 @@ async fn a_job_still_running_at_the_deadline_is_left_to_recovery() {
     let log = server.log();
     assert!(log.contains("jobs still running are left to recovery"), "{log}");
 }
+
+/// A store that goes away for a moment during a copy does not fail the copy: it is tried again,
+/// and once the retries are spent it is left to recovery, which copies once the store is back.
+#[tokio::test]
+async fn a_copy_outlasts_a_store_that_goes_away_for_a_moment() {
+    let dir = tempfile::Builder::new().prefix("droplet-s3-").tempdir().expect("temp dir");
+    let mut s3 = S3Server::start(dir.path());
+    // A short lease: recovery sweeps every half lease.
+    let server = TestServer::start_with_config(&format!("lease_secs = 2\n{}", s3.blobstore_toml()));
+    let (source, bits) = crate::copy::staged(&server).await;
+    s3.stop();
+    let app = uuid::Uuid::new_v4().to_string();
+    let token = server.token(&[READ, WRITE]);
+    let response = crate::copy::copy(&server, &source, &crate::copy::copy_body(&app), &token).await;
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    let guid = created["guid"].as_str().unwrap().to_owned();
+
+    let copying = || async { server.droplet_json(&guid).await["state"] == "COPYING" };
+    eventually("the copy to give up on the store for now", || async {
+        !copying().await || server.log().contains("left to recovery")
+    })
+    .await;
+    let droplet = server.droplet_json(&guid).await;
+    assert_eq!(droplet["state"], "COPYING", "{droplet:#}");
+    s3.restart();
+    let droplet = crate::copy::settled(&server, &guid).await;
+    assert_eq!(droplet["state"], "STAGED", "{droplet:#}");
+    assert_eq!(droplet["checksum"]["value"], sha256_hex(&bits));
+    assert_eq!(server.download_bits(&guid).await, bits);
+}

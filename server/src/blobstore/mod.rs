@@ -36,6 +36,13 @@ pub enum BlobError {
     Failed(String),
 }
 
+impl BlobError {
+    /// The store could not be reached: asking again later may succeed.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, BlobError::Unavailable(_))
+    }
+}
+
 /// The blob key of a droplet's bits.
 pub fn droplet_key(guid: uuid::Uuid) -> String {
     format!("droplets/{guid}")

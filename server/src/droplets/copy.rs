@@ -14,14 +14,17 @@ use crate::auth::{Access, Caller};
 use crate::blobstore::{Blobstore, droplet_key};
 use crate::context::ServerContext;
 use crate::errors::unknown_job_error;
+use crate::jobs::retry::retry;
 use crate::jobs::runner::JobOutcome;
 use crate::store::MetadataStore;
-use crate::store::droplets::CopyRecorded;
+use crate::store::droplets::BitsRecorded;
 use crate::store::records::{COPY_OPERATION, DropletRecord, JobRecord, StoredBits};
 use crate::time::now_secs;
 
 /// The reference's `DropletCopy::InvalidCopyError` for a source that has no bits to copy.
 const NOT_STAGED: &str = "source droplet is not staged";
+/// Why a copy whose source was deleted or failed meanwhile fails.
+const NO_SOURCE: &str = "source droplet does not exist or is not staged";
 
 /// Creates the copy and starts its job; returns the new droplet, `COPYING`.
 pub async fn start(
@@ -73,22 +76,26 @@ pub async fn start(
 
 /// The copy job, run by the server that created the copy.
 async fn run(ctx: Arc<ServerContext>, source: Uuid, droplet: Uuid, job: Uuid) -> JobOutcome {
+    crate::faults::panic_if_injected(crate::faults::COPY_JOB);
     let log = ctx.log.new(slog::o!("droplet" => droplet.to_string(), "job" => job.to_string()));
     match finish(&ctx.store, ctx.blobs.as_ref(), &log, source, droplet, job).await {
         Ok(outcome) => outcome,
         Err(error) => {
-            // The job stays PROCESSING and the droplet COPYING: once its lease runs out, a
-            // replica (this one after a restart, or another) takes the job over and copies again.
-            slog::error!(log, "recording the copy's outcome failed"; "error" => %error);
+            // The job stays PROCESSING and the droplet COPYING; the runner gives the job up, and
+            // recovery's next sweep (of this process or another replica) copies again.
+            slog::error!(log, "the copy could not be finished now; left to recovery";
+                "error" => %error);
             JobOutcome::Unrecorded
         }
     }
 }
 
 /// Copies the source's bits to the droplet and records the outcome: the droplet gets the
-/// source's state and checksum, or fails with the reason. Also how a replica finishes a copy
-/// whose server died (the caller holds the job's lease); copying again is harmless. Err if the
-/// outcome could not be recorded.
+/// source's state and checksum, or fails with the reason. A store that cannot be reached is
+/// tried again a few times (`crate::jobs::retry`), and then is no reason to fail the copy: Err,
+/// as when the outcome could not be recorded, and the copy is left to recovery. Also how a
+/// replica finishes a copy whose server died (the caller holds the job's lease); copying again
+/// is harmless.
 pub async fn finish(
     store: &MetadataStore,
     blobs: &dyn Blobstore,
@@ -97,24 +104,54 @@ pub async fn finish(
     droplet: Uuid,
     job: Uuid,
 ) -> Result<JobOutcome, CfError> {
-    match copy_bits(store, blobs, source, droplet).await {
+    let copied = retry(log, "copying a droplet", CopyFailure::may_pass, || {
+        copy_bits(store, blobs, source, droplet)
+    })
+    .await;
+    match copied {
         Ok((state, bits)) => {
             match store.complete_copy(droplet, job, state, &bits, now_secs()).await? {
-                CopyRecorded::Copied => {
+                BitsRecorded::Recorded => {
                     slog::info!(log, "droplet copied"; "source" => %source, "bytes" => bits.size);
                 }
-                CopyRecorded::DropletGone => {
+                BitsRecorded::DropletGone => {
                     super::remove_orphan_blob(blobs, log, droplet).await?;
                 }
-                CopyRecorded::JobLost => return Ok(JobOutcome::Unrecorded),
+                // The replica that took the job over copies again, into the same blob: it stays.
+                BitsRecorded::JobLost => return Ok(JobOutcome::Unrecorded),
             }
             Ok(JobOutcome::Complete)
         }
-        Err(reason) => {
+        Err(CopyFailure::Passing(error)) => Err(error),
+        Err(CopyFailure::Lasting(reason)) => {
             slog::warn!(log, "copying a droplet failed"; "source" => %source, "reason" => &reason);
             let error = unknown_job_error(format!("failed to copy - {reason}"));
             store.fail_job(job, droplet, &error, now_secs()).await?;
             Ok(JobOutcome::Failed)
+        }
+    }
+}
+
+/// Why copying failed.
+enum CopyFailure {
+    /// A store could not be reached, or the metadata could not be read (which says nothing of
+    /// the source): worth another attempt.
+    Passing(CfError),
+    /// The source has no bits to copy, or the blobstore refused: the copy fails with this reason.
+    Lasting(String),
+}
+
+impl CopyFailure {
+    fn may_pass(&self) -> bool {
+        matches!(self, CopyFailure::Passing(_))
+    }
+}
+
+impl std::fmt::Display for CopyFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CopyFailure::Passing(error) => error.fmt(f),
+            CopyFailure::Lasting(reason) => f.write_str(reason),
         }
     }
 }
@@ -125,12 +162,14 @@ async fn copy_bits(
     blobs: &dyn Blobstore,
     source: Uuid,
     droplet: Uuid,
-) -> Result<(DropletState, StoredBits), String> {
-    let (state, bits) = store
-        .staged_bits(source)
-        .await
-        .map_err(|e| CfError::from(e).item().detail.clone())?
-        .ok_or_else(|| "source droplet does not exist or is not staged".to_owned())?;
-    blobs.copy(&droplet_key(source), &droplet_key(droplet)).await.map_err(|e| e.to_string())?;
-    Ok((state, bits))
+) -> Result<(DropletState, StoredBits), CopyFailure> {
+    let staged = store.staged_bits(source).await;
+    let (state, bits) = staged
+        .map_err(|error| CopyFailure::Passing(error.into()))?
+        .ok_or_else(|| CopyFailure::Lasting(NO_SOURCE.to_owned()))?;
+    match blobs.copy(&droplet_key(source), &droplet_key(droplet)).await {
+        Ok(()) => Ok((state, bits)),
+        Err(error) if error.is_unavailable() => Err(CopyFailure::Passing(error.into())),
+        Err(error) => Err(CopyFailure::Lasting(error.to_string())),
+    }
 }

@@ -6,7 +6,6 @@
 //! streaming loses its claim and discards its partial blob.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use droplet_api::CfError;
 use slog::Logger;
@@ -16,13 +15,11 @@ use crate::auth::{Access, Caller};
 use crate::blobstore::{Blobstore, droplet_key};
 use crate::context::ServerContext;
 use crate::errors::blobstore_job_error;
+use crate::jobs::retry::retry;
 use crate::jobs::runner::JobOutcome;
 use crate::store::MetadataStore;
 use crate::store::records::{DELETE_OPERATION, JobRecord};
 use crate::time::now_secs;
-
-/// Attempts at removing a deleted droplet's blob before its job fails.
-const DELETE_ATTEMPTS: u32 = 3;
 
 /// Deletes the droplet and starts its job; returns the job.
 pub async fn start(
@@ -59,24 +56,14 @@ pub async fn finish(
     job: Uuid,
 ) -> JobOutcome {
     let key = droplet_key(droplet);
-    let mut attempt = 1;
-    let removed = loop {
-        match blobs.delete(&key).await {
-            Ok(()) => break Ok(()),
-            Err(error) if attempt < DELETE_ATTEMPTS => {
-                slog::warn!(log, "removing a deleted droplet's blob failed; retrying";
-                    "droplet" => %droplet, "error" => %error);
-                tokio::time::sleep(Duration::from_millis(500) * attempt).await;
-                attempt += 1;
-            }
-            Err(error) => break Err(error),
-        }
-    };
+    let log = log.new(slog::o!("droplet" => droplet.to_string()));
+    // Removing is idempotent, so any failure is worth another attempt.
+    let what = "removing a deleted droplet's blob";
+    let removed = retry(&log, what, |_| true, || blobs.delete(&key)).await;
     let (recorded, outcome) = match removed {
         Ok(()) => (store.complete_job(job, now_secs()).await, JobOutcome::Complete),
         Err(error) => {
-            slog::error!(log, "removing a deleted droplet's blob failed";
-                "droplet" => %droplet, "error" => %error);
+            slog::error!(log, "removing a deleted droplet's blob failed"; "error" => %error);
             let error = blobstore_job_error(&error);
             (store.fail_job(job, droplet, &error, now_secs()).await, JobOutcome::Failed)
         }

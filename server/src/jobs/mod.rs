@@ -23,9 +23,13 @@
 //! a job owned by another instance is abandoned at once, so a restart settles the previous
 //! process's jobs before serving.
 //!
+//! A step that fails for a passing reason is retried a few times (`retry`), the same way for
+//! every kind of job.
+//!
 //! Jobs call the droplet operations' own code (`crate::droplets`) to do their work; the runner
 //! and the lease know nothing of what a job does.
 
 pub mod lease;
 pub mod recovery;
+pub mod retry;
 pub mod runner;

@@ -15,15 +15,15 @@ use super::{MetadataStore, StoreError};
 type Transaction<'c> = sqlx::Transaction<'c, sqlx::Any>;
 type StringMap = BTreeMap<String, String>;
 
-/// What became of a finished copy.
-pub enum CopyRecorded {
-    /// The droplet has its bits.
-    Copied,
-    /// The droplet was deleted while its bits were copied: the copied blob is the caller's to
-    /// remove.
+/// What became of a job's record of the bits it stored (an upload's or a copy's).
+pub enum BitsRecorded {
+    /// The droplet has its bits; the job is `COMPLETE`.
+    Recorded,
+    /// The droplet was deleted while the job ran (its delete job found no blob yet to remove):
+    /// the job is `COMPLETE`, and the stored blob is the caller's to remove.
     DropletGone,
-    /// Another replica took the job over (this process looked dead) and copies again: the blob
-    /// is that replica's now, and stays.
+    /// Another replica took the job over (this process looked dead) and settles it; nothing
+    /// was recorded. What becomes of the stored blob is up to the kind of job.
     JobLost,
 }
 
@@ -154,20 +154,34 @@ impl MetadataStore {
         state: DropletState,
         bits: &StoredBits,
         now: i64,
-    ) -> Result<CopyRecorded, StoreError> {
+    ) -> Result<BitsRecorded, StoreError> {
+        self.complete_with_bits(job, droplet, DropletState::Copying, state, bits, now).await
+    }
+
+    /// Completes `job` and gives its droplet, if still `from`, its bits and the state `to`, in
+    /// one transaction.
+    pub(super) async fn complete_with_bits(
+        &self,
+        job: Uuid,
+        droplet: Uuid,
+        from: DropletState,
+        to: DropletState,
+        bits: &StoredBits,
+        now: i64,
+    ) -> Result<BitsRecorded, StoreError> {
         let mut tx = self.pool.begin().await?;
         if !self.settle_job(&mut tx, job, JobState::Complete, &[], now).await? {
-            return Ok(CopyRecorded::JobLost);
+            return Ok(BitsRecorded::JobLost);
         }
-        let copied = record_bits(&mut tx, droplet, DropletState::Copying, state, bits, now).await?;
+        let recorded = record_bits(&mut tx, droplet, from, to, bits, now).await?;
         tx.commit().await?;
-        Ok(if copied { CopyRecorded::Copied } else { CopyRecorded::DropletGone })
+        Ok(if recorded { BitsRecorded::Recorded } else { BitsRecorded::DropletGone })
     }
 }
 
 /// Gives a droplet that is still `from` its stored bits and the state `to`, in `tx`. False if
 /// the droplet is gone (deleted meanwhile) or no longer `from`.
-pub(super) async fn record_bits(
+async fn record_bits(
     tx: &mut Transaction<'_>,
     droplet: Uuid,
     from: DropletState,

@@ -37,11 +37,35 @@ impl MetadataStore {
         error: &ErrorItem,
         now: i64,
     ) -> Result<(), StoreError> {
+        self.fail_job_on(job, Some(droplet), error, now).await
+    }
+
+    /// A job that could not record its own outcome (it panicked) fails as [`Self::fail_job`]
+    /// fails it, with the droplet its row names. Answers that droplet.
+    pub async fn fail_job_and_its_droplet(
+        &self,
+        job: Uuid,
+        error: &ErrorItem,
+        now: i64,
+    ) -> Result<Option<Uuid>, StoreError> {
+        let droplet = self.job(job).await?.and_then(|job| job.droplet_guid);
+        self.fail_job_on(job, droplet, error, now).await?;
+        Ok(droplet)
+    }
+
+    async fn fail_job_on(
+        &self,
+        job: Uuid,
+        droplet: Option<Uuid>,
+        error: &ErrorItem,
+        now: i64,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let errors = std::slice::from_ref(error);
         if !self.settle_job(&mut tx, job, JobState::Failed, errors, now).await? {
             return Ok(());
         }
+        let Some(droplet) = droplet else { return Ok(tx.commit().await?) };
         sqlx::query(
             "UPDATE droplets SET state = 'FAILED', error = $1, updated_at = $2,
                 pending_blob = NULL

@@ -4,11 +4,11 @@
 //! server died does not block its droplet forever, and whichever replica finds the claim lapsed
 //! can discard what the write left.
 
-use droplet_api::{DropletState, JobState};
+use droplet_api::DropletState;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::droplets::record_bits;
+use super::droplets::BitsRecorded;
 use super::jobs::insert_job;
 use super::records::{JobRecord, StoredBits, uuid_column};
 use super::{MetadataStore, StoreError};
@@ -170,25 +170,87 @@ impl MetadataStore {
         Ok(true)
     }
 
-    /// The upload job succeeded: the droplet is `STAGED` with its checksum, the job `COMPLETE`.
-    /// False if the droplet was deleted meanwhile, or the job was taken over by another replica:
-    /// its published blob is then the caller's to remove.
+    /// The upload job succeeded: the droplet is `STAGED` with its checksum, the job `COMPLETE`;
+    /// or the droplet was deleted meanwhile, or the job was taken over by another replica.
     pub async fn complete_upload(
         &self,
         droplet: Uuid,
         job: Uuid,
         bits: &StoredBits,
         now: i64,
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        if !self.settle_job(&mut tx, job, JobState::Complete, &[], now).await? {
-            // Another replica took the job over (this one looked dead): it fails the droplet and
-            // removes the blob; removing it here too is harmless.
-            return Ok(false);
-        }
+    ) -> Result<BitsRecorded, StoreError> {
         let (from, to) = (DropletState::ProcessingUpload, DropletState::Staged);
-        let staged = record_bits(&mut tx, droplet, from, to, bits, now).await?;
-        tx.commit().await?;
-        Ok(staged)
+        self.complete_with_bits(job, droplet, from, to, bits, now).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use droplet_api::DropletState;
+    use uuid::Uuid;
+
+    use crate::store::MetadataStore;
+    use crate::store::droplets::BitsRecorded;
+    use crate::store::records::{
+        DELETE_OPERATION, DropletRecord, JobRecord, StoredBits, UPLOAD_OPERATION,
+    };
+
+    async fn connect(url: &str) -> MetadataStore {
+        let log = slog::Logger::root(slog::Discard, slog::o!());
+        MetadataStore::connect(url, Duration::from_secs(30), &log).await.expect("a store")
+    }
+
+    /// A droplet whose upload job `store`'s process runs; answers the droplet and the job.
+    async fn processing(store: &MetadataStore) -> (Uuid, Uuid) {
+        let droplet = DropletRecord {
+            guid: Uuid::new_v4(),
+            app_guid: Uuid::new_v4(),
+            state: DropletState::AwaitingUpload,
+            error: None,
+            checksum_sha256: None,
+            blob_size: None,
+            process_types: Default::default(),
+            labels: Default::default(),
+            annotations: Default::default(),
+            created_at: 1,
+            updated_at: 1,
+        };
+        store.insert_droplet(&droplet).await.unwrap();
+        let claim = Uuid::new_v4();
+        assert!(store.claim_upload(droplet.guid, claim).await.unwrap());
+        let job = JobRecord::new(UPLOAD_OPERATION, droplet.guid, 2);
+        assert!(store.start_upload_job(droplet.guid, claim, &job).await.unwrap());
+        (droplet.guid, job.guid)
+    }
+
+    #[tokio::test]
+    async fn completing_an_upload_tells_a_deleted_droplet_from_a_job_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("droplets.db").display());
+        let this = connect(&url).await;
+        let bits = StoredBits { sha256: "ab".repeat(32), size: 3 };
+
+        let (droplet, job) = processing(&this).await;
+        let recorded = this.complete_upload(droplet, job, &bits, 3).await.unwrap();
+        assert!(matches!(recorded, BitsRecorded::Recorded));
+        let staged = this.droplet(droplet).await.unwrap().unwrap();
+        assert_eq!(staged.state, DropletState::Staged);
+
+        let (droplet, job) = processing(&this).await;
+        let delete = JobRecord::new(DELETE_OPERATION, droplet, 3);
+        assert!(this.delete_droplet(droplet, &delete).await.unwrap());
+        let recorded = this.complete_upload(droplet, job, &bits, 4).await.unwrap();
+        assert!(matches!(recorded, BitsRecorded::DropletGone));
+
+        // Another process on the same SQLite file takes over any job of this one at once.
+        let (droplet, job) = processing(&this).await;
+        let other = connect(&url).await;
+        assert!(other.take_over_job(job).await.unwrap());
+        let recorded = this.complete_upload(droplet, job, &bits, 4).await.unwrap();
+        assert!(matches!(recorded, BitsRecorded::JobLost));
+        let untouched = this.droplet(droplet).await.unwrap().unwrap();
+        assert_eq!(untouched.state, DropletState::ProcessingUpload);
     }
 }

@@ -19,6 +19,8 @@ use super::postgres::{BACKEND, Backend, PgDatabase, SharedStorage, TEST_LEASE_SE
 pub struct TestServer {
     pub(super) root: TempDir,
     config: Option<PathBuf>,
+    /// Environment variables of the process beside the configuration (faults to inject).
+    env: Vec<(String, String)>,
     child: Child,
     pub addr: SocketAddr,
     /// `http://ADDR`: the base of every link the server hands out.
@@ -60,20 +62,31 @@ impl TestServer {
         });
         std::thread::scope(|scope| {
             let starting: Vec<_> = (0..count)
-                .map(|_| scope.spawn(|| Self::launch_on(None, Some(shared.clone()))))
+                .map(|_| scope.spawn(|| Self::launch_on(None, Some(shared.clone()), Vec::new())))
                 .collect();
             starting.into_iter().map(|replica| replica.join().expect("a replica")).collect()
         })
+    }
+
+    /// A server with this configuration and these environment variables, such as
+    /// `DROPLET_TEST_PANIC_IN` (the faults a debug build injects; see the server's `faults.rs`).
+    pub fn start_with_env(toml: &str, env: &[(&str, &str)]) -> Self {
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Self::launch_on(Some(toml), None, env)
     }
 
     fn launch(toml: Option<&str>) -> Self {
         let shared = (BACKEND.get() == Backend::Postgres).then(|| {
             Arc::new(SharedStorage { database: PgDatabase::create(), s3: None, dir: None })
         });
-        Self::launch_on(toml, shared)
+        Self::launch_on(toml, shared, Vec::new())
     }
 
-    pub(super) fn launch_on(toml: Option<&str>, shared: Option<Arc<SharedStorage>>) -> Self {
+    pub(super) fn launch_on(
+        toml: Option<&str>,
+        shared: Option<Arc<SharedStorage>>,
+        env: Vec<(String, String)>,
+    ) -> Self {
         let root = tempfile::Builder::new().prefix("droplet-e2e-").tempdir().expect("temp dir");
         // Keys the storage needs go first, before any table of the test's own configuration.
         let mut text = String::new();
@@ -94,8 +107,9 @@ impl TestServer {
             path
         });
         let data_dir = data_dir(root.path(), shared.as_deref());
-        let (child, addr) = spawn(root.path(), &data_dir, config.as_deref());
-        TestServer { root, config, child, addr, base_url: format!("http://{addr}"), shared }
+        let (child, addr) = spawn(root.path(), &data_dir, config.as_deref(), &env);
+        let base_url = format!("http://{addr}");
+        TestServer { root, config, env, child, addr, base_url, shared }
     }
 
     /// The rows of one SQL query on this server's PostgreSQL database, one line per row and
@@ -122,7 +136,8 @@ impl TestServer {
     pub fn kill_and_restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let (child, addr) = spawn(self.root.path(), &self.data_dir(), self.config.as_deref());
+        let config = self.config.as_deref();
+        let (child, addr) = spawn(self.root.path(), &self.data_dir(), config, &self.env);
         self.child = child;
         self.addr = addr;
         self.base_url = format!("http://{addr}");
@@ -191,7 +206,12 @@ pub(super) fn data_dir(root: &Path, shared: Option<&SharedStorage>) -> PathBuf {
 }
 
 /// Starts `droplet-server serve` on a free port and waits for its `listening on` line.
-pub(super) fn spawn(root: &Path, data_dir: &Path, config: Option<&Path>) -> (Child, SocketAddr) {
+pub(super) fn spawn(
+    root: &Path,
+    data_dir: &Path,
+    config: Option<&Path>,
+    env: &[(String, String)],
+) -> (Child, SocketAddr) {
     let log_path = root.join("server.log");
     let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).expect("log");
     let mut command = Command::new(env!("CARGO_BIN_EXE_droplet-server"));
@@ -205,6 +225,7 @@ pub(super) fn spawn(root: &Path, data_dir: &Path, config: Option<&Path>) -> (Chi
             command.env_remove(variable);
         }
     }
+    command.envs(env.iter().map(|(k, v)| (k, v)));
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

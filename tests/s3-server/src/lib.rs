@@ -1,7 +1,8 @@
 //! A real S3-protocol server for the S3 blobstore: `s3s-fs` (objects as files under a directory)
 //! behind `s3s`, which checks SigV4 signatures, presigned URLs included, against one access key.
 //! It runs on a thread and runtime of its own, like the end-to-end tests' fake UAA, and can be
-//! stopped mid-test to play a store that went away: its port then refuses connections.
+//! stopped mid-test to play a store that went away: its port then refuses connections until it
+//! is restarted.
 //!
 //! A crate of its own because two users share it: the end-to-end tests (`tests/end_to_end`), which
 //! run it in their process, and `cargo xtask bench`, which runs its binary (`main.rs`) as a
@@ -38,6 +39,8 @@ pub struct S3Server {
     pub root: PathBuf,
     /// How each PUT (an object or a part) signed its payload, in arrival order.
     payload_signing: Arc<Mutex<Vec<PayloadSigning>>>,
+    addr: std::net::SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -97,17 +100,32 @@ impl S3Server {
 
     fn serve(root: &Path, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         std::fs::create_dir_all(root.join(BUCKET)).expect("the S3 server's bucket directory");
-        let filesystem = s3s_fs::FileSystem::new(root).expect("s3s-fs on its directory");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port for S3");
+        let addr = listener.local_addr().expect("the S3 server's address");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let mut server = S3Server {
+            endpoint: format!("{scheme}://{addr}"),
+            ca_certificate: None,
+            root: root.to_owned(),
+            payload_signing: Arc::new(Mutex::new(Vec::new())),
+            addr,
+            tls,
+            stop: None,
+            thread: None,
+        };
+        server.run(listener);
+        server
+    }
+
+    /// Serves the directory on `listener`, on a thread of its own, until stopped.
+    fn run(&mut self, listener: std::net::TcpListener) {
+        let filesystem = s3s_fs::FileSystem::new(&self.root).expect("s3s-fs on its directory");
         let mut builder = S3ServiceBuilder::new(filesystem);
         builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
         let service = builder.build();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port for S3");
         listener.set_nonblocking(true).expect("a non-blocking listener");
-        let addr = listener.local_addr().expect("the S3 server's address");
-        let scheme = if tls.is_some() { "https" } else { "http" };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let payload_signing = Arc::new(Mutex::new(Vec::new()));
-        let seen = payload_signing.clone();
+        let (seen, tls) = (self.payload_signing.clone(), self.tls.clone());
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Runtime::new().expect("S3 runtime");
             runtime.block_on(async move {
@@ -152,14 +170,8 @@ impl S3Server {
             });
             // Dropping the runtime drops every open connection with it.
         });
-        S3Server {
-            endpoint: format!("{scheme}://{addr}"),
-            ca_certificate: None,
-            root: root.to_owned(),
-            payload_signing,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
+        self.stop = Some(stop);
+        self.thread = Some(thread);
     }
 
     /// The `[blobstore]` section of a droplet-server configuration using this server.
@@ -189,6 +201,13 @@ impl S3Server {
             .collect();
         names.sort();
         names
+    }
+
+    /// Serves again, on the same address and directory, after [`Self::stop`]: the store is back.
+    pub fn restart(&mut self) {
+        self.stop();
+        let listener = std::net::TcpListener::bind(self.addr).expect("the S3 server's port again");
+        self.run(listener);
     }
 
     /// Stops listening and closes every connection: the store is now unreachable.

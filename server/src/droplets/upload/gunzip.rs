@@ -3,7 +3,8 @@
 //! (through `isal-sys`), which inflated droplets 1.4 to 1.6 times as fast as zlib-rs here;
 //! without it, flate2's zlib-rs, which needs no assembler to build.
 //!
-//! The crate's one `unsafe` code is the calls into ISA-L here: isal-rs, the safe binding, spins
+//! The calls into ISA-L here are `unsafe` code, as are `crate::allocator`'s two calls into glibc
+//! (`mallopt`, `malloc_trim`); the crate has no other. Not isal-rs, the safe binding: it spins
 //! forever on input that ends inside a member (it asks its reader again and again), which any
 //! client could send.
 //!
@@ -38,6 +39,8 @@ struct Gunzip<R> {
     input: R,
     /// ISA-L's inflate state: 70 KiB, its history window and tables, so it lives on the heap.
     state: Box<isal::inflate_state>,
+    /// Why the stream was refused, once it was: the state is not used again.
+    refused: Option<String>,
 }
 
 #[cfg(feature = "isal")]
@@ -51,7 +54,7 @@ impl<R: BufRead> Gunzip<R> {
             isal::isal_inflate_init(state.as_mut_ptr());
             state.assume_init()
         };
-        let mut gunzip = Gunzip { input, state };
+        let mut gunzip = Gunzip { input, state, refused: None };
         gunzip.state.crc_flag = isal::ISAL_GZIP;
         gunzip
     }
@@ -65,6 +68,9 @@ fn member_finished(state: &isal::inflate_state) -> bool {
 #[cfg(feature = "isal")]
 impl<R: BufRead> Read for Gunzip<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if let Some(refused) = &self.refused {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, refused.clone()));
+        }
         if out.is_empty() {
             return Ok(0);
         }
@@ -88,12 +94,22 @@ impl<R: BufRead> Read for Gunzip<R> {
             // SAFETY: next_in/avail_in describe `input`, which ISA-L only reads, and
             // next_out/avail_out describe `out`; both outlive the call.
             let status = unsafe { isal::isal_inflate(&mut *self.state) };
-            let consumed = available - self.state.avail_in as usize;
-            let produced = out.len() - self.state.avail_out as usize;
-            self.input.consume(consumed);
+            // On an error ISA-L's counts are not to be trusted (on some corrupt input it leaves
+            // `avail_in` past what it was given), and the stream is refused anyway: whatever was
+            // consumed no longer matters, and every later read fails too.
             if status != isal::ISAL_DECOMP_OK as i32 {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, describe(status)));
+                let refused = io::Error::new(io::ErrorKind::InvalidData, describe(status));
+                self.refused = Some(refused.to_string());
+                return Err(refused);
             }
+            let consumed = available.checked_sub(self.state.avail_in as usize);
+            let produced = out.len().checked_sub(self.state.avail_out as usize);
+            let (Some(consumed), Some(produced)) = (consumed, produced) else {
+                let refused = "the inflater reported more room than it was given";
+                self.refused = Some(refused.to_owned());
+                return Err(io::Error::new(io::ErrorKind::InvalidData, refused));
+            };
+            self.input.consume(consumed);
             if produced > 0 {
                 return Ok(produced);
             }
@@ -179,6 +195,23 @@ mod tests {
             let mut bad = gz.clone();
             bad[byte] ^= 1;
             assert!(inflate(&bad).is_err(), "trailer byte {byte} changed");
+        }
+    }
+
+    /// Found by the inspection's property test: on this corrupt second member ISA-L fails with
+    /// `avail_in` past the input it was given, which once made the reader panic.
+    #[test]
+    fn a_corrupt_member_that_confuses_the_inflater_is_an_error() {
+        let gz = hex::decode(
+            "1f8b08000000000000ff636018990000c4cd7bbaf80000001f8b08000000000000ff6360c01805a36014\
+             00002f30805808030000",
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        let mut reader = gunzip(std::io::BufReader::with_capacity(52, gz.as_slice()));
+        reader.read_to_end(&mut out).expect_err("a corrupt stream");
+        if cfg!(feature = "isal") {
+            assert!(reader.read(&mut [0; 16]).is_err(), "a refused stream reads on");
         }
     }
 

@@ -19,6 +19,7 @@ const INFLATED_BLOCK_BYTES: usize = 64 * 1024;
 pub type Rejection = String;
 
 pub fn inspect(bits: impl BufRead, resources: &[UploadResource]) -> Result<(), Rejection> {
+    crate::faults::panic_if_injected(crate::faults::UPLOAD_INSPECTION);
     let mut wanted: HashMap<&str, &UploadResource> =
         resources.iter().map(|r| (normalize(&r.path), r)).collect();
     let mut decoder = BufReader::with_capacity(INFLATED_BLOCK_BYTES, gunzip(bits));
@@ -112,5 +113,160 @@ mod tests {
         );
         assert_eq!(readable(&"a".repeat(500)).len(), 163);
         assert_eq!(readable("checksum mismatch"), "checksum mismatch");
+    }
+}
+
+/// The check over arbitrary and mutated droplets: it never panics, takes every valid droplet
+/// with the resources it holds, and refuses what is not one. `cargo test` runs 256 cases of each;
+/// `PROPTEST_CASES=100000 cargo test -p droplet-server --lib inspect` runs longer.
+#[cfg(test)]
+mod properties {
+    use std::io::{BufReader, Write};
+
+    use droplet_api::{ResourceChecksum, UploadResource};
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
+    use proptest::collection::{btree_map, vec};
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+    use sha1::{Digest, Sha1};
+
+    use super::inspect;
+
+    type Files = std::collections::BTreeMap<String, Vec<u8>>;
+
+    /// A droplet: its files, how it is compressed, and how it arrives.
+    #[derive(Debug, Clone)]
+    struct Droplet {
+        files: Files,
+        /// Whether the tarball names its files `./path`, as droplets usually do.
+        dot_slash: bool,
+        level: u32,
+        /// Where the tarball is split into two gzip members, if it is.
+        split: Option<Index>,
+        /// Bytes per read of the input, as the upload's chunks vary.
+        chunk: usize,
+    }
+
+    fn droplets() -> impl Strategy<Value = Droplet> {
+        let files = btree_map("[a-z]{1,6}(/[a-z]{1,6}){0,2}", vec(any::<u8>(), 0..3000), 0..6);
+        (files, any::<bool>(), 0..=9u32, any::<Option<Index>>(), 1..5000usize).prop_map(
+            |(files, dot_slash, level, split, chunk)| Droplet {
+                files,
+                dot_slash,
+                level,
+                split,
+                chunk,
+            },
+        )
+    }
+
+    fn tar(files: &Files, prefix: &str) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (path, contents) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(contents.len() as u64);
+            header.set_mode(0o644);
+            let path = format!("{prefix}{path}");
+            builder.append_data(&mut header, path, contents.as_slice()).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    fn gzip(data: &[u8], level: u32) -> Vec<u8> {
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::new(level));
+        encoder.write_all(data).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    impl Droplet {
+        fn bits(&self) -> Vec<u8> {
+            let tar = tar(&self.files, if self.dot_slash { "./" } else { "" });
+            let Some(split) = self.split else { return gzip(&tar, self.level) };
+            let (first, second) = tar.split_at(split.index(tar.len() + 1));
+            [gzip(first, self.level), gzip(second, self.level)].concat()
+        }
+
+        /// Every file as a resource the droplet satisfies.
+        fn resources(&self) -> Vec<UploadResource> {
+            let resource = |(path, contents): (&String, &Vec<u8>)| UploadResource {
+                path: path.clone(),
+                size_in_bytes: contents.len() as u64,
+                checksum: ResourceChecksum { value: hex::encode(Sha1::digest(contents)) },
+            };
+            self.files.iter().map(resource).collect()
+        }
+    }
+
+    fn check(bits: &[u8], chunk: usize, resources: &[UploadResource]) -> Result<(), String> {
+        let result = inspect(BufReader::with_capacity(chunk, bits), resources);
+        if let Err(reason) = &result {
+            assert!(reason.chars().all(|c| c.is_ascii_graphic() || c == ' '), "{reason:?}");
+        }
+        result
+    }
+
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        Flip(Index, u8),
+        Insert(Index, u8),
+        Remove(Index),
+        Truncate(Index),
+    }
+
+    fn mutations() -> impl Strategy<Value = Vec<Mutation>> {
+        let mutation = prop_oneof![
+            (any::<Index>(), 1..=255u8).prop_map(|(at, bits)| Mutation::Flip(at, bits)),
+            (any::<Index>(), any::<u8>()).prop_map(|(at, byte)| Mutation::Insert(at, byte)),
+            any::<Index>().prop_map(Mutation::Remove),
+            any::<Index>().prop_map(Mutation::Truncate),
+        ];
+        vec(mutation, 1..4)
+    }
+
+    fn mutate(mut bits: Vec<u8>, mutations: &[Mutation]) -> Vec<u8> {
+        for mutation in mutations {
+            let len = bits.len();
+            match mutation {
+                Mutation::Flip(at, mask) if len > 0 => bits[at.index(len)] ^= mask,
+                Mutation::Insert(at, byte) => bits.insert(at.index(len + 1), *byte),
+                Mutation::Remove(at) if len > 0 => drop(bits.remove(at.index(len))),
+                Mutation::Truncate(at) => bits.truncate(at.index(len + 1)),
+                _ => {}
+            }
+        }
+        bits
+    }
+
+    proptest! {
+        #[test]
+        fn valid_droplets_are_taken_with_their_resources(droplet in droplets()) {
+            let resources = droplet.resources();
+            prop_assert_eq!(check(&droplet.bits(), droplet.chunk, &resources), Ok(()));
+        }
+
+        #[test]
+        fn mutated_droplets_never_panic(droplet in droplets(), mutations in mutations()) {
+            let bits = mutate(droplet.bits(), &mutations);
+            let _ = check(&bits, droplet.chunk, &droplet.resources());
+        }
+
+        /// Of one gzip member: a droplet of two may be cut where its first member ends.
+        #[test]
+        fn truncated_droplets_are_refused(droplet in droplets(), cut in any::<Index>()) {
+            let bits = Droplet { split: None, ..droplet.clone() }.bits();
+            let cut = cut.index(bits.len());
+            prop_assert!(check(&bits[..cut], droplet.chunk, &[]).is_err());
+        }
+
+        #[test]
+        fn arbitrary_bytes_are_refused(bits in vec(any::<u8>(), 0..4000), chunk in 1..5000usize) {
+            prop_assert!(check(&bits, chunk, &[]).is_err());
+        }
+
+        #[test]
+        fn arbitrary_tarballs_never_panic(tar in vec(any::<u8>(), 0..8000), chunk in 1..5000usize) {
+            let _ = check(&gzip(&tar, 1), chunk, &[]);
+        }
     }
 }

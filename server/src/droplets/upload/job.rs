@@ -4,16 +4,23 @@
 use std::sync::Arc;
 
 use droplet_api::{ErrorItem, UploadResource};
+use slog::Logger;
 use uuid::Uuid;
 
 use super::inspect::{self, Rejection};
 use super::sink::Sink;
 use crate::blobstore::{BlobWriter, droplet_key};
 use crate::context::ServerContext;
-use crate::errors::blobstore_job_error;
+use crate::errors::{blobstore_job_error, unknown_job_error};
+use crate::jobs::retry::retry;
 use crate::jobs::runner::JobOutcome;
+use crate::store::droplets::BitsRecorded;
 use crate::store::records::StoredBits;
 use crate::time::now_secs;
+
+/// What a job whose bits could not be checked (a worker panicked) records.
+const CHECK_FAILED: &str = "The uploaded bits could not be checked: the check failed unexpectedly (an internal error \
+     of the server).";
 
 /// What the request handed over: the upload's workers, still finishing, and the unpublished blob.
 pub struct ReceivedBits {
@@ -31,46 +38,77 @@ pub async fn finish(
     job: Uuid,
     bits: ReceivedBits,
 ) -> JobOutcome {
-    let outcome = store_bits(&ctx, droplet, bits).await;
+    let log = ctx.log.new(slog::o!("droplet" => droplet.to_string(), "job" => job.to_string()));
+    let outcome = store_bits(&ctx, &log, droplet, bits).await;
     // The upload's buffers are gone: hand what they held back to the system.
     crate::allocator::release_freed_memory();
-    let recorded = match &outcome {
-        Ok(bits) => match ctx.store.complete_upload(droplet, job, bits, now_secs()).await {
-            Ok(true) => Ok(()),
-            // Deleted while the job ran, after its delete job removed a blob not yet published.
-            Ok(false) => {
-                let blobs = ctx.blobs.as_ref();
-                crate::droplets::remove_orphan_blob(blobs, &ctx.log, droplet).await
-            }
-            Err(error) => Err(error.into()),
-        },
-        Err(error) => ctx.store.fail_job(job, droplet, error, now_secs()).await.map_err(Into::into),
+    let bits = match outcome {
+        Ok(bits) => bits,
+        Err(error) => return record_failure(&ctx, &log, droplet, job, &error).await,
     };
-    let log = ctx.log.new(slog::o!("droplet" => droplet.to_string(), "job" => job.to_string()));
-    match (&outcome, recorded) {
-        (_, Err(error)) => {
+    match ctx.store.complete_upload(droplet, job, &bits, now_secs()).await {
+        Err(error) => {
             slog::error!(log, "recording the upload's outcome failed"; "error" => %error);
             JobOutcome::Unrecorded
         }
-        (Ok(bits), Ok(())) => {
+        Ok(BitsRecorded::Recorded) => {
             slog::info!(log, "droplet staged"; "bytes" => bits.size, "sha256" => &bits.sha256);
             JobOutcome::Complete
         }
-        (Err(error), Ok(())) => {
+        // Deleted while the job ran, after its delete job removed a blob not yet published.
+        Ok(BitsRecorded::DropletGone) => {
+            let blobs = ctx.blobs.as_ref();
+            if let Err(error) = crate::droplets::remove_orphan_blob(blobs, &log, droplet).await {
+                slog::error!(log, "removing a deleted droplet's blob failed; it is left behind";
+                    "key" => droplet_key(droplet), "error" => %error);
+            }
+            JobOutcome::Complete
+        }
+        // The replica that took the job over fails the droplet and removes its blob, which it
+        // may have done before this process published it: it goes here too.
+        Ok(BitsRecorded::JobLost) => {
+            slog::warn!(log, "another replica took this upload's job over; removing the blob");
+            if let Err(error) = ctx.blobs.delete(&droplet_key(droplet)).await {
+                slog::error!(log, "removing the blob of an upload taken over failed; it is left \
+                    behind"; "key" => droplet_key(droplet), "error" => %error);
+            }
+            JobOutcome::Unrecorded
+        }
+    }
+}
+
+/// Fails the job and its droplet with `error`; nothing changes if the job is no longer this
+/// process's.
+async fn record_failure(
+    ctx: &ServerContext,
+    log: &Logger,
+    droplet: Uuid,
+    job: Uuid,
+    error: &ErrorItem,
+) -> JobOutcome {
+    match ctx.store.fail_job(job, droplet, error, now_secs()).await {
+        Ok(()) => {
             slog::warn!(log, "upload failed"; "reason" => &error.detail);
             JobOutcome::Failed
+        }
+        Err(error) => {
+            slog::error!(log, "recording the upload's outcome failed"; "error" => %error);
+            JobOutcome::Unrecorded
         }
     }
 }
 
 async fn store_bits(
     ctx: &ServerContext,
+    log: &Logger,
     droplet: Uuid,
     work: ReceivedBits,
 ) -> Result<StoredBits, ErrorItem> {
-    let (sha256, size) = work.sha256.finish().await;
+    // A worker that panicked drops the writer on the way out, which discards the partial blob.
+    let (sha256, size) = work.sha256.finish().await.map_err(|p| panicked(log, "digest", &p))?;
     ctx.metrics.upload_size.observe(size as f64);
-    if let Err(reason) = work.inspection.finish().await {
+    let inspected = work.inspection.finish().await.map_err(|p| panicked(log, "inspection", &p))?;
+    if let Err(reason) = inspected {
         // Dropping the writer discards the partial blob.
         drop(work.blob);
         return Err(invalid_bits(reason));
@@ -78,9 +116,9 @@ async fn store_bits(
     let key = droplet_key(droplet);
     work.blob.commit().await.map_err(blobstore_job_error)?;
     if let Some(resources) = work.late_resources
-        && let Err(reason) = reinspect(ctx, &key, size, resources).await
+        && let Err(reason) = reinspect(ctx, log, &key, size, resources).await
     {
-        let _ = ctx.blobs.delete(&key).await;
+        remove_refused_blob(ctx, log, &key).await;
         return Err(reason);
     }
     Ok(StoredBits { sha256, size })
@@ -88,6 +126,7 @@ async fn store_bits(
 
 async fn reinspect(
     ctx: &ServerContext,
+    log: &Logger,
     key: &str,
     size: u64,
     resources: Vec<UploadResource>,
@@ -100,7 +139,26 @@ async fn reinspect(
             inspection.send(chunk.map_err(blobstore_job_error)?).await;
         }
     }
-    inspection.finish().await.map_err(invalid_bits)
+    let inspected = inspection.finish().await.map_err(|p| panicked(log, "inspection", &p))?;
+    inspected.map_err(invalid_bits)
+}
+
+/// Removes the published blob of bits the second check refused. A store that fails even after
+/// the retries leaves the blob with the droplet, which is `FAILED` and offers no bits: its
+/// delete (`DELETE /v3/droplets/{guid}`) removes the blob as it removes any droplet's.
+async fn remove_refused_blob(ctx: &ServerContext, log: &Logger, key: &str) {
+    let what = "removing a refused upload's blob";
+    if let Err(error) = retry(log, what, |_| true, || ctx.blobs.delete(key)).await {
+        slog::error!(log, "removing a refused upload's blob failed; it stays until the droplet \
+            is deleted"; "key" => key, "error" => %error);
+    }
+}
+
+/// A worker that panicked fails the upload: its bits could not be checked.
+fn panicked(log: &Logger, worker: &str, panic: &str) -> ErrorItem {
+    slog::error!(log, "an upload worker panicked; the upload fails"; "worker" => worker,
+        "panic" => panic);
+    unknown_job_error(CHECK_FAILED)
 }
 
 fn invalid_bits(reason: Rejection) -> ErrorItem {

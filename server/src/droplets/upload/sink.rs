@@ -36,10 +36,14 @@ impl<T: Send + 'static> Sink<T> {
         }
     }
 
-    /// Ends the input and waits for the worker's result.
-    pub async fn finish(mut self) -> T {
+    /// Ends the input and waits for the worker's result; Err with the panic's message if the
+    /// worker panicked (its readers run over whatever bytes a client sent).
+    pub async fn finish(mut self) -> Result<T, String> {
         self.chunks = None;
-        self.worker.await.expect("upload workers do not panic")
+        self.worker.await.map_err(|error| match error.try_into_panic() {
+            Ok(panic) => crate::jobs::runner::panic_message(panic.as_ref()),
+            Err(error) => error.to_string(),
+        })
     }
 }
 
