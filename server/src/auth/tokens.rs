@@ -3,8 +3,8 @@
 //! A token is accepted only if the header is `bearer <jwt>` (any case), its algorithm is one the
 //! server holds a key for (HS256/384/512 with a shared secret, RS256/384/512 with a UAA public
 //! key; never `none`), the signature verifies, `exp` is in the future, `aud` contains the
-//! configured resource id, `iss` equals the configured issuer, and `jti` is present and does not
-//! mark a refresh token (`-r` suffix).
+//! configured resource id, `iss` equals the configured issuer, `jti` is present and does not
+//! mark a refresh token (`-r` suffix), and `user_id` or `client_id` names whom it was issued to.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
