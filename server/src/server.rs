@@ -82,7 +82,7 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
         true => Some(crate::auth::dev_key::load_or_create(&config.data_dir)?),
         false => None,
     };
-    let tokens = TokenVerifier::new(&config.auth, development_secret.as_deref()).await?;
+    let tokens = TokenVerifier::new(&config.auth, development_secret.as_deref(), &log).await?;
     let url_signer =
         UrlSigner::new(load_or_create_secret(&config.data_dir.join("url-signing-key"))?);
     let store_log = log.new(slog::o!("component" => "metadata"));
