@@ -53,6 +53,8 @@ impl RunningServer {
     /// recovery (their leases lapse, and the next process settles them).
     pub async fn shutdown(self, grace: Duration) -> anyhow::Result<()> {
         let ctx = self.context().clone();
+        slog::info!(ctx.log, "shutting down: serving no new connections";
+            "grace_secs" => grace.as_secs());
         let deadline = tokio::time::Instant::now() + grace;
         let cut = tokio::spawn({
             let ctx = ctx.clone();
