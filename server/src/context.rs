@@ -1,7 +1,7 @@
 //! What every request handler and job shares: configuration, the two storage seams, the token
 //! verifier, the job runner and the shutdown's grace period.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use slog::Logger;
 
@@ -16,8 +16,9 @@ use crate::store::MetadataStore;
 
 pub struct ServerContext {
     pub config: Config,
-    /// Base of absolute URLs; known once the listener is bound (the port may have been 0).
-    pub external_url: OnceLock<String>,
+    /// Base of absolute URLs: `external_url`, or the listener's address (its port chosen before
+    /// any request is served).
+    pub external_url: String,
     pub store: MetadataStore,
     pub blobs: Arc<dyn Blobstore>,
     pub tokens: TokenVerifier,
@@ -33,7 +34,6 @@ pub struct ServerContext {
 impl ServerContext {
     /// The absolute URL of `path` (which starts with `/`).
     pub fn url(&self, path: &str) -> String {
-        let base = self.external_url.get().map(String::as_str).unwrap_or("");
-        format!("{}{path}", base.trim_end_matches('/'))
+        format!("{}{path}", self.external_url.trim_end_matches('/'))
     }
 }

@@ -2,7 +2,7 @@
 //! HTTP listener) and stopping it gracefully (see `crate::shutdown`).
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -53,6 +53,8 @@ impl RunningServer {
     /// recovery (their leases lapse, and the next process settles them).
     pub async fn shutdown(self, grace: Duration) -> anyhow::Result<()> {
         let ctx = self.context().clone();
+        slog::info!(ctx.log, "shutting down: serving no new connections";
+            "grace_secs" => grace.as_secs());
         let deadline = tokio::time::Instant::now() + grace;
         let cut = tokio::spawn({
             let ctx = ctx.clone();
@@ -82,7 +84,7 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
         true => Some(crate::auth::dev_key::load_or_create(&config.data_dir)?),
         false => None,
     };
-    let tokens = TokenVerifier::new(&config.auth, development_secret.as_deref()).await?;
+    let tokens = TokenVerifier::new(&config.auth, development_secret.as_deref(), &log).await?;
     let url_signer =
         UrlSigner::new(load_or_create_secret(&config.data_dir.join("url-signing-key"))?);
     let store_log = log.new(slog::o!("component" => "metadata"));
@@ -115,8 +117,13 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
     let mut api = droplet_api::droplet_api_mod::api_description::<DropletApiImpl>()
         .map_err(|e| anyhow::anyhow!("building the API: {e}"))?;
     crate::http::methods::answer_other_methods(&mut api)?;
+    // The listener's address, and so the external URL, is known before the context is built: a
+    // request never sees a context without it.
+    let (bind_address, reservation) = reserve(config.bind)?;
+    let external_url =
+        config.external_url.clone().unwrap_or_else(|| format!("http://{bind_address}"));
     let dropshot_config = ConfigDropshot {
-        bind_address: config.bind,
+        bind_address,
         default_request_body_max_bytes: droplet_api::MAX_JSON_BODY_BYTES,
         // Handlers run to completion even when the client goes away, so that an abandoned upload
         // is always cleaned up by the code that knows how.
@@ -125,7 +132,7 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
     };
     let context = Arc::new(ServerContext {
         config: config.clone(),
-        external_url: OnceLock::new(),
+        external_url,
         store,
         blobs,
         tokens,
@@ -152,8 +159,19 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
         .config(dropshot_config)
         .start()
         .map_err(|e| anyhow::anyhow!("starting the HTTP server: {e}"))?;
-    let external_url =
-        config.external_url.clone().unwrap_or_else(|| format!("http://{}", server.local_addr()));
-    let _ = server.app_private().external_url.set(external_url);
+    drop(reservation);
     Ok(RunningServer { server, metrics })
+}
+
+/// Binds a socket to `address` without listening, which picks the port when it is 0 and holds it
+/// until the listener binds the same address: both have `SO_REUSEADDR` (std's listeners set it),
+/// with which Linux lets sockets share an address as long as at most one of them listens.
+fn reserve(address: SocketAddr) -> anyhow::Result<(SocketAddr, tokio::net::TcpSocket)> {
+    let socket = match address {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+    }?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(address).with_context(|| format!("binding {address}"))?;
+    Ok((socket.local_addr()?, socket))
 }

@@ -188,3 +188,29 @@ pub async fn download_to_file_verifies_the_sha256() {
     assert!(!path.exists());
     assert!(!server.scratch().join("corrupted.tgz.part").exists());
 }
+
+/// A staged droplet whose row lacks its checksum or its size (a fault outside the server, made
+/// here in the SQLite file) is a 500 either way, the log naming what is missing: never bits
+/// without the `ETag` and `Repr-Digest` clients check them against.
+#[tokio::test]
+async fn a_staged_droplet_without_its_checksum_or_size_is_a_500() {
+    let server = TestServer::start();
+    let url = format!("sqlite://{}", server.data_dir().join("droplets.db").display());
+    let database = sqlx::SqlitePool::connect(&url).await.expect("the server's SQLite database");
+    for (column, missing) in [("checksum_sha256", "checksum"), ("blob_size", "size")] {
+        let (guid, _) = staged_droplet(&server).await;
+        let forget = format!("UPDATE droplets SET {column} = NULL WHERE guid = '{guid}'");
+        let forgotten = sqlx::query(&forget).execute(&database).await.expect("UPDATE");
+        assert_eq!(forgotten.rows_affected(), 1);
+        for method in [reqwest::Method::GET, reqwest::Method::HEAD] {
+            let path = format!("/v3/droplets/{guid}/download");
+            let response = server.request(method, &path).send().await.unwrap();
+            assert_eq!(response.status(), 500, "{missing} missing");
+            assert_eq!(response.headers().get("etag"), None);
+        }
+        let response = server.get(&format!("/v3/droplets/{guid}/download")).send().await.unwrap();
+        assert_cf_error(response, 500, 10001, "UnknownError").await;
+        let logged = format!("staged droplet {guid} has no {missing} recorded");
+        eventually(&logged, || async { server.log().contains(&logged) }).await;
+    }
+}

@@ -1,10 +1,11 @@
 //! A small UAA for the tests: OpenID configuration, `/token_keys` and `/oauth/token` (password,
 //! client-credentials and refresh-token grants), issuing RS256 tokens with the fixture keys. Its
-//! signing key can be rotated and its tokens' lifetime shortened mid-test, and it records the
-//! grants it answered. It runs on a thread and runtime of its own, so that tests may block on the
+//! signing key can be rotated and its tokens' lifetime shortened mid-test, its `/token_keys` slowed
+//! down, and it records the grants it answered and counts its key fetches. It runs on a thread and runtime of its own, so that tests may block on the
 //! droplet server while the UAA keeps answering.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use dropshot::{
     ApiDescription, ConfigDropshot, HttpError, HttpResponseOk, RequestContext, ServerBuilder,
@@ -39,6 +40,10 @@ struct State {
     grants: Vec<String>,
     /// Refresh tokens issued, with the claims of the access tokens they renew.
     refresh_tokens: Vec<(String, Value)>,
+    /// `/token_keys` requests received.
+    token_key_fetches: usize,
+    /// How long `/token_keys` takes to answer.
+    token_keys_delay: Duration,
 }
 
 pub struct FakeUaa {
@@ -57,6 +62,8 @@ impl FakeUaa {
             lifetime: 600,
             grants: Vec::new(),
             refresh_tokens: Vec::new(),
+            token_key_fetches: 0,
+            token_keys_delay: Duration::ZERO,
         }));
         let (started, addr) = std::sync::mpsc::channel();
         let server_state = state.clone();
@@ -113,6 +120,23 @@ impl FakeUaa {
         self.state.lock().unwrap().grants.clone()
     }
 
+    /// How many times `/token_keys` was asked for so far.
+    pub fn token_key_fetches(&self) -> usize {
+        self.state.lock().unwrap().token_key_fetches
+    }
+
+    /// `/token_keys` answers `delay` late from now on, like a UAA under load.
+    pub fn delay_token_keys(&self, delay: Duration) {
+        self.state.lock().unwrap().token_keys_delay = delay;
+    }
+
+    /// A token for these claims naming a key id made up for it (a new one each time) and signed
+    /// with a fixture key this UAA does not publish: what anyone can send.
+    pub fn forge(claims: &Value) -> String {
+        let kid = format!("forged-{}", uuid::Uuid::new_v4().simple());
+        sign(Algorithm::RS256, &private_key("key-2"), Some(&kid), claims)
+    }
+
     /// A token for these claims, signed with the fixture key `kid` and naming it.
     pub fn sign_with(kid: &str, claims: &Value) -> String {
         sign(Algorithm::RS256, &private_key(kid), Some(kid), claims)
@@ -138,7 +162,12 @@ async fn openid_configuration(rqctx: Ctx) -> Result<HttpResponseOk<Value>, HttpE
 
 #[endpoint { method = GET, path = "/token_keys" }]
 async fn token_keys(rqctx: Ctx) -> Result<HttpResponseOk<Value>, HttpError> {
-    let published = rqctx.context().lock().unwrap().published.clone();
+    let (published, delay) = {
+        let mut state = rqctx.context().lock().unwrap();
+        state.token_key_fetches += 1;
+        (state.published.clone(), state.token_keys_delay)
+    };
+    tokio::time::sleep(delay).await;
     let all: Value = serde_json::from_str(TOKEN_KEYS).unwrap();
     let keys: Vec<&Value> = all["keys"]
         .as_array()

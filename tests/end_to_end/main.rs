@@ -40,6 +40,7 @@ mod s3;
 mod shutdown;
 mod spec;
 mod stalls;
+mod startup;
 mod tokens;
 mod uaa;
 mod upload;

@@ -45,7 +45,11 @@ async fn sigterm_lets_an_upload_in_flight_finish_and_stage() {
     .await;
 
     server.sigterm();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The rest of the body comes only once the server is shutting down.
+    eventually("the server to log that it is shutting down", || async {
+        server.log().contains("shutting down: serving no new connections")
+    })
+    .await;
     stream.write_all(&body[half..]).await.unwrap();
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer).await.unwrap();

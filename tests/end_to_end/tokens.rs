@@ -203,6 +203,22 @@ async fn token_without_jti_is_401() {
     assert_rejected(&server, &guid, &token).await;
 }
 
+/// A token names whom it was issued to: a user (`user_id`) or a client (`client_id`, from the
+/// client credentials grant); one of them is enough.
+#[tokio::test]
+async fn token_naming_neither_user_nor_client_is_401() {
+    let (server, guid) = dev_server().await;
+    let without =
+        |claim: &'static str| move |c: &mut Value| drop(c.as_object_mut().unwrap().remove(claim));
+    assert_accepted(&server, &guid, &dev_token_with(&server, without("user_id"))).await;
+    assert_accepted(&server, &guid, &dev_token_with(&server, without("client_id"))).await;
+    let token = dev_token_with(&server, |c| {
+        without("user_id")(c);
+        without("client_id")(c);
+    });
+    assert_rejected(&server, &guid, &token).await;
+}
+
 /// UAA marks refresh tokens with a `-r` suffix on `jti`; they are not access tokens.
 #[tokio::test]
 async fn refresh_token_is_401() {

@@ -1,13 +1,22 @@
 //! Tokens from a UAA: the server fetches the issuer from its OpenID configuration and the keys
-//! from its `/token_keys`, and refetches once when a token names a key it has not seen.
+//! from its `/token_keys`, and fetches the keys again when a token names a key it does not hold,
+//! at most once per `auth.uaa_key_refetch_interval_secs` whatever the key ids.
 
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
 use serde_json::Value;
 
 use crate::common::*;
 use crate::fake_uaa::{FakeUaa, PASSWORD, USER};
 
 fn server_for(uaa: &FakeUaa) -> TestServer {
-    TestServer::start_with_config(&format!("[auth]\nuaa_url = \"{}\"\n", uaa.base_url))
+    server_with(uaa, "")
+}
+
+/// A server trusting `uaa`, with these further `[auth]` keys.
+fn server_with(uaa: &FakeUaa, auth: &str) -> TestServer {
+    TestServer::start_with_config(&format!("[auth]\nuaa_url = \"{}\"\n{auth}", uaa.base_url))
 }
 
 /// Status of `GET /v3/droplets/{unknown}` with this token: 404 means the token was accepted.
@@ -18,17 +27,53 @@ async fn status_with(server: &TestServer, token: &str) -> u16 {
     response.status().as_u16()
 }
 
+/// A token signed with a key the UAA published after the server's last fetch is refused until the
+/// interval allows a refetch; the first token after it brings the new key, with one fetch.
 #[tokio::test]
 async fn rotated_uaa_keys_are_fetched_when_a_token_names_them() {
     let uaa = FakeUaa::start();
-    let server = server_for(&uaa);
+    let server = server_with(&uaa, "uaa_key_refetch_interval_secs = 1\n");
     let before = FakeUaa::sign_with("key-1", &claims(&[READ], &uaa.issuer()));
     assert_eq!(status_with(&server, &before).await, 404);
 
     uaa.rotate_to("key-2");
     let after = FakeUaa::sign_with("key-2", &claims(&[READ], &uaa.issuer()));
-    assert_eq!(status_with(&server, &after).await, 404, "the new key is fetched on first sight");
+    eventually("the new key to be accepted", || async {
+        status_with(&server, &after).await == 404
+    })
+    .await;
+    assert_eq!(uaa.token_key_fetches(), 2, "the start-up fetch and one refetch");
     assert_eq!(status_with(&server, &before).await, 404, "the old key is still published");
+}
+
+/// Forged tokens, each naming a key id made up for it, from ten callers at a time: each is refused
+/// with the CF envelope, and the UAA (slow to answer, as under load) is asked for its keys at most
+/// once per refetch interval (30 s by default), not once per key id.
+#[tokio::test]
+async fn forged_key_ids_do_not_make_the_server_hammer_the_uaa() {
+    let uaa = FakeUaa::start();
+    let server = server_for(&uaa);
+    uaa.delay_token_keys(Duration::from_millis(200));
+    let client = server.raw();
+    let tokens: Vec<String> =
+        (0..300).map(|_| FakeUaa::forge(&claims(&[READ], &uaa.issuer()))).collect();
+    let fetched_before = uaa.token_key_fetches();
+    let started = Instant::now();
+    let answers: Vec<reqwest::Response> = futures::stream::iter(tokens)
+        .map(|token| {
+            let path = format!("/v3/droplets/{}", uuid::Uuid::new_v4());
+            client.get(server.url(&path)).bearer_auth(token).send()
+        })
+        .buffer_unordered(10)
+        .map(|answer| answer.expect("an answer"))
+        .collect()
+        .await;
+    let intervals = started.elapsed().as_secs() / 30 + 1;
+    let fetched = (uaa.token_key_fetches() - fetched_before) as u64;
+    assert!(fetched <= intervals, "{fetched} fetches of the UAA's keys in {intervals} intervals");
+    for answer in answers {
+        assert_cf_error(answer, 401, 1000, "CF-InvalidAuthToken").await;
+    }
 }
 
 #[tokio::test]

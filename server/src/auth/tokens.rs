@@ -3,12 +3,12 @@
 //! A token is accepted only if the header is `bearer <jwt>` (any case), its algorithm is one the
 //! server holds a key for (HS256/384/512 with a shared secret, RS256/384/512 with a UAA public
 //! key; never `none`), the signature verifies, `exp` is in the future, `aud` contains the
-//! configured resource id, `iss` equals the configured issuer, and `jti` is present and does not
-//! mark a refresh token (`-r` suffix).
+//! configured resource id, `iss` equals the configured issuer, `jti` is present and does not
+//! mark a refresh token (`-r` suffix), and `user_id` or `client_id` names whom it was issued to.
+//! A token naming a key id the server does not hold may make it refetch the UAA's keys, as
+//! `uaa_keys` bounds.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 
@@ -18,14 +18,9 @@ use serde::Deserialize;
 
 use super::dev_key::DEVELOPMENT_ISSUER;
 use super::scopes::Caller;
-use super::uaa::{PublishedKey, Uaa};
+use super::uaa::Uaa;
+use super::uaa_keys::UaaKeys;
 use crate::config::AuthConfig;
-
-impl From<PublishedKey> for VerificationKey {
-    fn from(published: PublishedKey) -> Self {
-        VerificationKey { kid: published.kid, algorithms: RSA_ALGORITHMS, key: published.key }
-    }
-}
 
 const HMAC_ALGORITHMS: &[Algorithm] = &[Algorithm::HS256, Algorithm::HS384, Algorithm::HS512];
 const RSA_ALGORITHMS: &[Algorithm] = &[Algorithm::RS256, Algorithm::RS384, Algorithm::RS512];
@@ -41,20 +36,9 @@ pub struct TokenVerifier {
     audience: String,
     /// Keys from the configuration (and the development key).
     configured: Vec<VerificationKey>,
-    /// Keys published by the UAA, refetched when a token names a key id not seen yet.
+    /// Keys published by the UAA (RSA), refetched when a token names a key id not held.
     uaa: Option<UaaKeys>,
 }
-
-struct UaaKeys {
-    source: Uaa,
-    keys: RwLock<Arc<Vec<VerificationKey>>>,
-    /// Serializes refetches, and remembers key ids a refetch did not find, so that tokens with
-    /// made-up key ids cannot make the server hammer the UAA.
-    refetches: tokio::sync::Mutex<HashMap<String, Instant>>,
-}
-
-/// How long a key id the UAA did not know stays unknown before it may cause another refetch.
-const UNKNOWN_KEY_RETRY: Duration = Duration::from_secs(60);
 
 #[derive(Deserialize)]
 struct Claims {
@@ -75,6 +59,7 @@ impl TokenVerifier {
     pub async fn new(
         config: &AuthConfig,
         development_secret: Option<&[u8]>,
+        log: &slog::Logger,
     ) -> anyhow::Result<Self> {
         let mut configured = Vec::new();
         for hmac in &config.hmac_keys {
@@ -112,14 +97,9 @@ impl TokenVerifier {
                 if issuer.is_none() {
                     issuer = Some(source.issuer().await.context("asking the UAA for its issuer")?);
                 }
-                let keys = source.token_keys().await.context("fetching the UAA's token keys")?;
-                Some(UaaKeys {
-                    keys: RwLock::new(Arc::new(
-                        keys.into_iter().map(VerificationKey::from).collect(),
-                    )),
-                    source,
-                    refetches: tokio::sync::Mutex::new(HashMap::new()),
-                })
+                let interval = Duration::from_secs(config.uaa_key_refetch_interval_secs);
+                let keys = UaaKeys::fetch(source, interval, log.clone()).await;
+                Some(keys.context("fetching the UAA's token keys")?)
             }
             None => None,
         };
@@ -146,9 +126,10 @@ impl TokenVerifier {
         if let Some(caller) = self.verify(token, &jwt_header) {
             return Ok(caller);
         }
-        // A key id nobody has seen: the UAA may have rotated its keys since we fetched them.
-        if let Some(kid) = &jwt_header.kid
-            && self.refetch_uaa_keys_for(kid).await
+        // A key id the server does not hold: the UAA may have rotated its keys since.
+        if let (Some(kid), Some(uaa)) = (&jwt_header.kid, &self.uaa)
+            && !self.holds_key(kid)
+            && uaa.refetch().await
             && let Some(caller) = self.verify(token, &jwt_header)
         {
             return Ok(caller);
@@ -156,16 +137,24 @@ impl TokenVerifier {
         Err(CfError::invalid_auth_token())
     }
 
+    fn holds_key(&self, kid: &str) -> bool {
+        let uaa_keys = self.uaa.as_ref().map(UaaKeys::current);
+        let uaa_kids = uaa_keys.iter().flat_map(|keys| keys.iter()).map(|key| &key.kid);
+        let mut kids = self.configured.iter().map(|key| &key.kid).chain(uaa_kids);
+        kids.any(|key_kid| key_kid.as_deref() == Some(kid))
+    }
+
     fn verify(&self, token: &str, header: &jsonwebtoken::Header) -> Option<Caller> {
-        let uaa_keys = self.uaa.as_ref().map(|uaa| uaa.keys.read().expect("not poisoned").clone());
-        let claims = self
-            .configured
-            .iter()
-            .chain(uaa_keys.iter().flat_map(|keys| keys.iter()))
-            .filter(|key| key.algorithms.contains(&header.alg))
-            .filter(|key| header.kid.is_none() || key.kid.is_none() || key.kid == header.kid)
-            .find_map(|key| {
-                jsonwebtoken::decode::<Claims>(token, &key.key, &self.validation(header.alg)).ok()
+        let uaa_keys = self.uaa.as_ref().map(UaaKeys::current);
+        let configured = self.configured.iter().map(|k| (&k.kid, k.algorithms, &k.key));
+        let published = uaa_keys.iter().flat_map(|keys| keys.iter());
+        let published = published.map(|k| (&k.kid, RSA_ALGORITHMS, &k.key));
+        let claims = configured
+            .chain(published)
+            .filter(|(_, algorithms, _)| algorithms.contains(&header.alg))
+            .filter(|(kid, ..)| header.kid.is_none() || kid.is_none() || **kid == header.kid)
+            .find_map(|(_, _, key)| {
+                jsonwebtoken::decode::<Claims>(token, key, &self.validation(header.alg)).ok()
             })?
             .claims;
         let jti = claims.jti?;
@@ -175,32 +164,6 @@ impl TokenVerifier {
         // A token names who it was issued to: a user, or a client (client credentials).
         claims.user_id.or(claims.client_id)?;
         Some(Caller { scopes: claims.scope.into_iter().collect() })
-    }
-
-    /// Refetches the UAA's keys because a token names `kid`; true if `kid` is known afterwards.
-    async fn refetch_uaa_keys_for(&self, kid: &str) -> bool {
-        let Some(uaa) = &self.uaa else { return false };
-        let known =
-            || uaa.keys.read().expect("not poisoned").iter().any(|k| k.kid.as_deref() == Some(kid));
-        let mut refetches = uaa.refetches.lock().await;
-        if known() {
-            return true; // another request refetched meanwhile
-        }
-        if refetches.get(kid).is_some_and(|at| at.elapsed() < UNKNOWN_KEY_RETRY) {
-            return false;
-        }
-        if let Ok(keys) = uaa.source.token_keys().await {
-            *uaa.keys.write().expect("not poisoned") =
-                Arc::new(keys.into_iter().map(VerificationKey::from).collect());
-        }
-        if known() {
-            return true;
-        }
-        if refetches.len() > 1000 {
-            refetches.clear();
-        }
-        refetches.insert(kid.to_owned(), Instant::now());
-        false
     }
 
     fn validation(&self, algorithm: Algorithm) -> Validation {

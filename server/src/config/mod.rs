@@ -148,6 +148,9 @@ pub struct AuthConfig {
     /// (`/token_keys`) and issuer (`/.well-known/openid-configuration`) are fetched from it, and
     /// the root document sends clients there to log in.
     pub uaa_url: Option<String>,
+    /// Least time, in seconds, between two fetches of the UAA's keys (see `auth::uaa_keys`): a
+    /// key the UAA newly publishes is accepted at most this long after the previous fetch.
+    pub uaa_key_refetch_interval_secs: u64,
     /// Required `iss` of tokens. Defaults to the development issuer when no keys are configured.
     pub issuer: Option<String>,
     /// Required member of `aud`: the resource id of this service.
@@ -253,10 +256,16 @@ impl BlobstoreConfig {
     }
 }
 
+/// Forged tokens naming made-up key ids then cost the UAA two fetches a minute at most, while a
+/// rotated key is accepted within half a minute (Nimbus JOSE, behind Spring Security, rate-limits
+/// its key refetches to the same 30 s).
+const UAA_KEY_REFETCH_INTERVAL_SECS: u64 = 30;
+
 impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
             uaa_url: None,
+            uaa_key_refetch_interval_secs: UAA_KEY_REFETCH_INTERVAL_SECS,
             issuer: None,
             audience: "cloud_controller".to_owned(),
             hmac_keys: vec![],
@@ -314,6 +323,10 @@ impl Config {
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
             bail!("external_url must start with http:// or https://, got {url:?}");
+        }
+        // Zero would refetch for every token naming an unknown key id.
+        if self.auth.uaa_key_refetch_interval_secs == 0 {
+            bail!("auth.uaa_key_refetch_interval_secs must be greater than 0");
         }
         for key in &self.auth.rsa_public_keys {
             if key.pem.is_some() == key.pem_file.is_some() {

@@ -58,3 +58,12 @@ fn x_accel_redirect_location_needs_the_local_blobstore() {
     assert!(message.contains("local blobstore"), "{message}");
     assert!(message.contains("s3"), "{message}");
 }
+
+#[test]
+fn uaa_keys_are_refetched_at_most_every_30_seconds_by_default() {
+    let mut config = Config::default();
+    assert_eq!(config.auth.uaa_key_refetch_interval_secs, 30);
+    config.auth.uaa_key_refetch_interval_secs = 0;
+    let message = error(&config);
+    assert!(message.contains("auth.uaa_key_refetch_interval_secs"), "{message}");
+}

@@ -86,11 +86,7 @@ async fn serve(
     head: bool,
     nginx_offers: bool,
 ) -> Result<DropletBits, CfError> {
-    // Every staged droplet records its size with its checksum.
-    let size = droplet.blob_size.ok_or_else(|| {
-        CfError::unknown().with_cause(format!("staged droplet {} has no size", droplet.guid))
-    })?;
-    let sha256 = droplet.checksum_sha256.as_deref().unwrap_or_default();
+    let (size, sha256) = size_and_checksum(droplet)?;
     let etag = format!("\"{sha256}\"");
     if headers.if_none_match.as_deref().is_some_and(|tags| names_etag(tags, &etag)) {
         return Ok(DropletBits::NotModified { etag });
@@ -130,6 +126,21 @@ async fn serve(
     let end = if head { first } else { last + 1 };
     let body = body(ctx, droplet, first, end).await?;
     Ok(DropletBits::Partial { body, first, last, size, representation })
+}
+
+/// A staged droplet's size and SHA-256, which are recorded with its bits. A row lacking either
+/// is inconsistent, and both cases are the same 500 (the log names what is missing): bits sent
+/// without their length, or without the `ETag` and `Repr-Digest` a client checks them against,
+/// would be served as if nothing were wrong.
+fn size_and_checksum(droplet: &DropletRecord) -> Result<(u64, &str), CfError> {
+    let missing = match (droplet.blob_size, droplet.checksum_sha256.as_deref()) {
+        (Some(size), Some(sha256)) => return Ok((size, sha256)),
+        (None, Some(_)) => "size",
+        (Some(_), None) => "checksum",
+        (None, None) => "size and checksum",
+    };
+    let cause = format!("staged droplet {} has no {missing} recorded", droplet.guid);
+    Err(CfError::unknown().with_cause(cause))
 }
 
 /// Whether an `If-None-Match` value (`*`, or a list of entity tags, weak or strong) names `etag`.

@@ -42,7 +42,6 @@ impl TestServer {
         response.json().await.expect("droplet JSON")
     }
 
-    /// Uploads `bits` as `droplet.tgz` through the generated client and waits for the job.
     /// A droplet's bits, through `GET /v3/droplets/{guid}/download`, following a redirect to
     /// the store (without the token, as clients do) when the blobstore answers with one.
     pub async fn download_bits(&self, guid: &str) -> Vec<u8> {
@@ -56,6 +55,7 @@ impl TestServer {
         response.bytes().await.expect("the bits").to_vec()
     }
 
+    /// Uploads `bits` as `droplet.tgz` through the generated client and waits for the job.
     pub async fn upload_and_wait(&self, guid: &str, bits: &[u8]) -> types::Job {
         let client = self.client();
         let form = DropletUploadForm {
