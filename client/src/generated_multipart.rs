@@ -8,7 +8,7 @@ use progenitor_client::{
 ///The `multipart/form-data` form of [`Client::droplet_upload`].
 pub struct DropletUploadForm {
     ///The droplet: a gzip-compressed tarball, with a file name ending in `.tgz` or `.tar.gz`.
-    pub bits: crate::extras::file_part::FilePart,
+    pub bits: crate::file_part::FilePart,
     ///Optional: files the tarball must contain with that size and SHA-1, sent as a JSON array (`[{"path", "size_in_bytes", "checksum": {"value"}}]`). The job fails the droplet otherwise.
     pub resources: ::std::option::Option<::std::vec::Vec<types::UploadResource>>,
 }

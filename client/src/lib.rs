@@ -89,6 +89,8 @@
 #[cfg(feature = "cli")]
 pub mod cli;
 mod extras;
+// The generated upload form's file part, below both the generated code and the extras.
+mod file_part;
 // Generated code is documented from openapi.json, as far as the document describes it.
 #[allow(missing_docs)]
 #[rustfmt::skip]
@@ -97,8 +99,9 @@ mod generated;
 mod generated_multipart;
 
 pub use extras::{
-    ClientError, DownloadOptions, DownloadReport, DropletQuery, FilePart, TimeBounds,
-    UploadOptions, UploadReport, WaitOptions, accepted_job_guid,
+    ClientError, DownloadOptions, DownloadReport, DropletQuery, TimeBounds, UploadOptions,
+    UploadReport, WaitOptions, accepted_job_guid,
 };
+pub use file_part::FilePart;
 pub use generated::*;
 pub use generated_multipart::*;

@@ -6,9 +6,10 @@
 //!
 //! - `http/`: the API trait implemented; authenticates, hands over to `droplets/`, presents;
 //!   `/docs`, `/healthz`, `/metrics`.
-//! - `droplets/`: the operations (create, update, list, copy, delete, download, `upload/`) and the
-//!   label and annotation rules.
-//! - `jobs/`: the one job runner, job leases, and recovery of a dead process's work.
+//! - `droplets/`: the operations (create, update, list, copy, delete, download, `upload/`), the
+//!   label and annotation rules, and recovery of a dead process's uploads and jobs.
+//! - `jobs/`: the one job runner, job leases, and the sweep that takes a dead process's jobs
+//!   over; it knows no kind of job, and sits below `droplets/`.
 //! - `store/`: the metadata database, one file per resource or mechanism.
 //! - `blobstore/`: where the bits live, one file per backend (and `metered`, which counts them).
 //! - `auth/`: token rules, scopes, UAA keys, the development key, signed download URLs.

@@ -5,10 +5,10 @@
 //! rest.
 //!
 //! Form fields map to Rust types by their schema: a binary string is a streamed file part
-//! (`crate::extras::file_part::FilePart`), a string a text part, and a reference to a component
+//! (`crate::file_part::FilePart`), a string a text part, and a reference to a component
 //! schema (or an array of them) a JSON part, the OpenAPI default for structured multipart fields.
 //! The generated code names each item by the file that defines it (`crate::generated`,
-//! `crate::extras::file_part`), not by re-exports, so that it depends on no file that may depend
+//! `crate::file_part`), not by re-exports, so that it depends on no file that may depend
 //! on it (the extras' upload helper uses the generated form).
 
 use anyhow::{Context, bail};
@@ -126,7 +126,7 @@ fn method_tokens(
         let is_required = required.contains(&field.as_str());
         let (ty, to_part) = match field_kind(schema)? {
             FieldKind::File => {
-                (quote! { crate::extras::file_part::FilePart }, quote! { value.into_part() })
+                (quote! { crate::file_part::FilePart }, quote! { value.into_part() })
             }
             FieldKind::Text => {
                 (quote! { ::std::string::String }, quote! { reqwest::multipart::Part::text(value) })

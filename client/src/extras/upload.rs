@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::error::ClientError;
-use super::file_part::FilePart;
 use super::jobs::WaitOptions;
+use crate::file_part::FilePart;
 use crate::generated::{Client, types};
 use crate::generated_multipart::DropletUploadForm;
 

@@ -3,7 +3,7 @@
 //! `droplet.copy` job recorded in the same transaction; the job copies the blob and gives the
 //! droplet the source's state and checksum, or fails it with `failed to copy - <reason>`. The job
 //! records its source, and copying is idempotent, so a copy whose server died is finished the same
-//! way by a replica once its lease runs out (see `crate::jobs::recovery`).
+//! way by a replica once its lease runs out (see `crate::droplets::recovery`).
 
 use std::sync::Arc;
 

@@ -1,7 +1,8 @@
 //! The droplet operations, each in its own file: `create`, `update` (labels and annotations, by
 //! the rules in `labels`), `listing` (the list's query parameters), `copy`, `delete`, `download`
-//! (with `range`, and `accel_redirect` for the downloads nginx sends), and `upload` (the streaming
-//! upload and its job). `crate::http` authenticates a request and hands it here; these call the
+//! (with `range`, and `accel_redirect` for the downloads nginx sends), `upload` (the streaming
+//! upload and its job), and `recovery` (what becomes of each kind of job, and of an upload, whose
+//! server process died). `crate::http` authenticates a request and hands it here; these call the
 //! metadata store, the blobstore, the token rules and the job runner, all through
 //! `crate::context::ServerContext`.
 
@@ -13,6 +14,7 @@ pub mod download;
 mod labels;
 pub mod listing;
 mod range;
+pub mod recovery;
 pub mod update;
 pub mod upload;
 

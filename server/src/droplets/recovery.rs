@@ -1,7 +1,20 @@
-//! Recovery: settling the upload claims and jobs of server processes that are gone (see the table
-//! in the module documentation of `crate::jobs`). The blob goes first and the job's row last, so
-//! a crash during recovery only repeats it (the take-over leased the job to the settling process,
-//! and that lease runs out too).
+//! Recovery: settling the upload claims and jobs of server processes that are gone. The job
+//! runner's sweep (`crate::jobs::abandoned`) takes each abandoned job over, so that exactly one
+//! replica settles it; this settles it by its operation:
+//!
+//! | operation | what was lost | recovery |
+//! |---|---|---|
+//! | `droplet.upload` | the uploaded bits' digests and inspection | discard the pending write, remove the blob, fail the job and the droplet |
+//! | `droplet.copy` (internal) | nothing: the job names its source | copy again (idempotent) and complete, or fail as a copy fails |
+//! | `droplet.delete` | nothing: the droplet is gone already | remove the blob (idempotent), complete the job |
+//!
+//! Uploads still streaming hold no job but an upload claim on their droplet, leased the same way;
+//! a lapsed claim is settled here too: its pending write discarded, its droplet freed. On SQLite,
+//! which one server process uses at a time, every claim and every job of another instance is a
+//! previous process's, so a restart settles them all before serving.
+//!
+//! The blob goes first and the job's row last, so a crash during recovery only repeats it (the
+//! take-over leased the job to the settling process, and that lease runs out too).
 
 use std::sync::Arc;
 
@@ -10,10 +23,11 @@ use droplet_api::CfError;
 use slog::Logger;
 use uuid::Uuid;
 
-use super::runner::{JobOutcome, JobRunner};
+use super::{copy, delete};
 use crate::blobstore::{BlobError, Blobstore, droplet_key};
-use crate::droplets::{copy, delete};
 use crate::errors::unknown_job_error;
+use crate::jobs::abandoned;
+use crate::jobs::runner::{JobOutcome, JobRunner};
 use crate::metrics::Metrics;
 use crate::store::MetadataStore;
 use crate::store::records::{COPY_OPERATION, DELETE_OPERATION, JobRecord, UPLOAD_OPERATION};
@@ -57,41 +71,14 @@ impl Recovery {
         Ok(())
     }
 
-    /// Takes over the jobs whose process is gone and settles each, one at a time. A job that
-    /// cannot be settled now is given up again, for a later sweep.
+    /// Settles the jobs whose process is gone, each by its operation (see the table above).
     async fn settle_abandoned_jobs(&self) -> anyhow::Result<()> {
-        let abandoned = self.store.abandoned_jobs().await.context("looking for abandoned jobs")?;
-        for job in abandoned {
-            let (guid, recovery) = (job.guid, self.clone());
-            let operation = job.operation.clone();
-            let work = async move {
-                slog::warn!(recovery.log, "settling a job whose server process is gone";
-                    "job" => %job.guid, "operation" => &job.operation);
-                match recovery.settle(&job).await {
-                    Ok(outcome) => {
-                        let settled = &recovery.metrics.recovered_jobs;
-                        settled.with_label_values(&[job.operation.as_str()]).inc();
-                        outcome
-                    }
-                    Err(error) => {
-                        slog::error!(recovery.log,
-                            "settling an abandoned job failed; a later sweep retries";
-                            "job" => %job.guid, "error" => %error);
-                        if let Err(error) = recovery.store.release_job(job.guid).await {
-                            slog::error!(recovery.log, "giving up an abandoned job failed";
-                                "job" => %job.guid, "error" => %error);
-                        }
-                        JobOutcome::Unrecorded
-                    }
-                }
-            };
-            let take_over = self.store.take_over_job(guid);
-            let taken = self.jobs.start(guid, &operation, take_over, work).await;
-            if let Some(settling) = taken.context("taking over an abandoned job")? {
-                let _ = settling.await;
-            }
-        }
-        Ok(())
+        let (store, jobs, metrics, log) = (&self.store, &self.jobs, &self.metrics, &self.log);
+        abandoned::sweep(store, jobs, metrics, log, |job| {
+            let recovery = self.clone();
+            async move { recovery.settle(&job).await }
+        })
+        .await
     }
 
     /// Settles one job this process took over, by its operation.
