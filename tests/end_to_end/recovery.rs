@@ -112,3 +112,125 @@ async fn documents(server: &TestServer, paths: &[String]) -> String {
     }
     serde_json::to_string_pretty(&all).unwrap()
 }
+
+/// Jobs whose rows name no droplet (the server never writes one) are failed alone when recovery
+/// takes them over, whatever their operation: no droplet and no blob is touched, and the server
+/// serves on.
+#[tokio::test]
+async fn jobs_naming_no_droplet_are_failed_alone() {
+    let mut server = TestServer::start();
+    let (staged, awaiting) = (server.create_droplet().await, server.create_droplet().await);
+    let job = server.upload_and_wait(&staged, &small_droplet()).await;
+    assert_eq!(job.state, types::JobState::Complete, "{job:?}");
+    let jobs: [uuid::Uuid; 3] = std::array::from_fn(|_| uuid::Uuid::new_v4());
+    let rows: Vec<String> = ["droplet.upload", "droplet.delete", "droplet.copy"]
+        .iter()
+        .zip(&jobs)
+        .map(|(operation, job)| {
+            let source = match *operation {
+                "droplet.copy" => format!("'{staged}'"),
+                _ => "NULL".to_owned(),
+            };
+            abandoned_job(job, operation, "NULL", &source)
+        })
+        .collect();
+    let droplets = [format!("/v3/droplets/{staged}"), format!("/v3/droplets/{awaiting}")];
+    let (before, blobs, old_base) =
+        (documents(&server, &droplets).await, server.blob_files(), server.base_url.clone());
+
+    restart_with(&mut server, &format!("{INSERT_JOBS} {}", rows.join(", "))).await;
+    for job in jobs {
+        let job = server.client().job_get(&job.to_string()).await.expect("the job").into_inner();
+        assert_eq!(job.state, types::JobState::Failed, "{job:?}");
+        assert!(job.errors[0].detail.contains("its record names no droplet"), "{job:?}");
+    }
+    let log = server.log();
+    assert_eq!(log.matches("an abandoned job names no droplet").count(), 3, "{log}");
+    assert_eq!(documents(&server, &droplets).await, before.replace(&old_base, &server.base_url));
+    assert_eq!(server.blob_files(), blobs);
+    server.upload_succeeds(&awaiting).await;
+}
+
+/// A job row with a malformed guid in it cannot be read back: recovery logs it, naming the column
+/// and the value, and leaves it as it is, since settling what cannot be read could only guess. The
+/// other jobs are settled all the same, and the server starts and serves.
+#[tokio::test]
+async fn a_job_row_that_cannot_be_read_keeps_no_other_job_from_recovery() {
+    let mut server = TestServer::start();
+    let (uploading, copying) = (server.create_droplet().await, server.create_droplet().await);
+    let [bad_droplet, bad_source, upload] = std::array::from_fn(|_| uuid::Uuid::new_v4());
+    let rows = [
+        abandoned_job(&bad_droplet, "droplet.delete", "'not-a-guid'", "NULL"),
+        abandoned_job(&bad_source, "droplet.copy", &format!("'{copying}'"), "'a-lost-source'"),
+        abandoned_job(&upload, "droplet.upload", &format!("'{uploading}'"), "NULL"),
+    ];
+    restart_with(
+        &mut server,
+        &format!(
+            "UPDATE droplets SET state = 'PROCESSING_UPLOAD' WHERE guid = '{uploading}';
+             UPDATE droplets SET state = 'COPYING' WHERE guid = '{copying}';
+             {INSERT_JOBS} {}",
+            rows.join(", ")
+        ),
+    )
+    .await;
+
+    let job = server.wait_for_job(&format!("/v3/jobs/{upload}")).await;
+    assert_eq!(job.state, types::JobState::Failed, "{job:?}");
+    assert_eq!(server.droplet(&uploading).await.state, types::DropletState::Failed);
+    let log = server.log();
+    for (job, column, value) in
+        [(bad_droplet, "droplet_guid", "not-a-guid"), (bad_source, "source_guid", "a-lost-source")]
+    {
+        let line = log.lines().find(|line| line.contains(&job.to_string()));
+        let line = line.unwrap_or_else(|| panic!("no line names {job}:\n{log}"));
+        assert!(line.contains("an abandoned job's row cannot be read"), "{line}");
+        assert!(line.contains(&format!("bad {column} in database")), "{line}");
+        assert!(line.contains(value), "{line}");
+        let state = sqlite(&server, &format!("SELECT state FROM jobs WHERE guid = '{job}'")).await;
+        assert_eq!(state, "PROCESSING");
+        // The job cannot be shown, but the server answers.
+        let response = server.get(&format!("/v3/jobs/{job}")).send().await.unwrap();
+        assert_eq!(response.status(), 500);
+    }
+    assert_eq!(server.droplet_json(&copying).await["state"], "COPYING");
+    let listed = server.get("/v3/droplets").send().await.unwrap();
+    assert_eq!(listed.status(), 200);
+}
+
+const INSERT_JOBS: &str = "INSERT INTO jobs (guid, operation, state, droplet_guid, source_guid, \
+    errors, created_at, updated_at, owner, lease_expires_ms) VALUES";
+
+/// The values of a `PROCESSING` job row of a process that is gone, `droplet` and `source` as SQL.
+fn abandoned_job(job: &uuid::Uuid, operation: &str, droplet: &str, source: &str) -> String {
+    let now = chrono::Utc::now().timestamp();
+    format!(
+        "('{job}', '{operation}', 'PROCESSING', {droplet}, {source}, '[]', {now}, {now}, \
+         'a-dead-process', NULL)"
+    )
+}
+
+/// Writes `sql` into the server's SQLite database while the server is stopped, then starts it
+/// again: the new process settles what the previous one left before it serves.
+async fn restart_with(server: &mut TestServer, sql: &str) {
+    use sqlx::Connection;
+    server.kill();
+    let mut database = sqlite_database(server).await;
+    sqlx::raw_sql(sql).execute(&mut database).await.expect(sql);
+    database.close().await.expect("closing the database");
+    server.kill_and_restart();
+}
+
+/// The first column of the first row of a query on the server's SQLite database.
+async fn sqlite(server: &TestServer, sql: &str) -> String {
+    let mut database = sqlite_database(server).await;
+    sqlx::query_scalar(sql).fetch_one(&mut database).await.expect(sql)
+}
+
+async fn sqlite_database(server: &TestServer) -> sqlx::SqliteConnection {
+    use sqlx::Connection;
+    let path = server.data_dir().join("droplets.db");
+    sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("the server's SQLite database")
+}

@@ -7,6 +7,7 @@
 //! | `droplet.upload` | the uploaded bits' digests and inspection | discard the pending write, remove the blob, fail the job and the droplet |
 //! | `droplet.copy` (internal) | nothing: the job names its source | copy again (idempotent) and complete, or fail as a copy fails |
 //! | `droplet.delete` | nothing: the droplet is gone already | remove the blob (idempotent), complete the job |
+//! | any, with no droplet named | which droplet it was working on | fail the job alone, logged; no droplet or blob is touched |
 //!
 //! Uploads still streaming hold no job but an upload claim on their droplet, leased the same way;
 //! a lapsed claim is settled here too: its pending write discarded, its droplet freed. On SQLite,
@@ -36,6 +37,8 @@ use crate::time::now_secs;
 
 const UPLOAD_INTERRUPTED: &str =
     "The upload was interrupted: its server stopped; upload into a new droplet.";
+const NO_DROPLET: &str = "The job was interrupted: its server stopped, and its record names no \
+    droplet, so no droplet or bits were cleaned up.";
 
 /// What recovery works with.
 #[derive(Clone)]
@@ -84,8 +87,14 @@ impl Recovery {
     /// Settles one job this process took over, by its operation.
     async fn settle(&self, job: &JobRecord) -> Result<JobOutcome, CfError> {
         let (store, blobs, log) = (&self.store, self.blobs.as_ref(), &self.log);
-        // Every job names its droplet; a row without one has nothing to clean up.
-        let droplet = job.droplet_guid.unwrap_or_default();
+        // Every job the server writes names its droplet: without one, which droplet and which
+        // bits the job was working on is unknown, so nothing but the job is touched.
+        let Some(droplet) = job.droplet_guid else {
+            slog::error!(log, "an abandoned job names no droplet; failing it alone";
+                "job" => %job.guid, "operation" => &job.operation);
+            store.fail_job_alone(job.guid, &unknown_job_error(NO_DROPLET), now_secs()).await?;
+            return Ok(JobOutcome::Failed);
+        };
         let failure = match (job.operation.as_str(), job.source_guid) {
             (DELETE_OPERATION, _) => {
                 return Ok(delete::finish(store, blobs, log, droplet, job.guid).await);
@@ -96,14 +105,12 @@ impl Recovery {
             (UPLOAD_OPERATION, _) => UPLOAD_INTERRUPTED,
             _ => "The job was interrupted: its server stopped.",
         };
-        if job.droplet_guid.is_some() {
-            if let Some(pending) = store.pending_blob(droplet).await? {
-                self.discard_pending(droplet, &pending).await?;
-            }
-            // The blob may have been published just before the process died: the droplet is
-            // about to be FAILED, so its bits must not linger.
-            blobs.delete(&droplet_key(droplet)).await?;
+        if let Some(pending) = store.pending_blob(droplet).await? {
+            self.discard_pending(droplet, &pending).await?;
         }
+        // The blob may have been published just before the process died: the droplet is about
+        // to be FAILED, so its bits must not linger.
+        blobs.delete(&droplet_key(droplet)).await?;
         let error = unknown_job_error(failure);
         store.fail_job(job.guid, droplet, &error, now_secs()).await?;
         Ok(JobOutcome::Failed)

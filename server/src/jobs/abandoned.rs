@@ -12,9 +12,11 @@ use slog::Logger;
 use super::runner::{JobOutcome, JobRunner};
 use crate::metrics::Metrics;
 use crate::store::MetadataStore;
-use crate::store::records::JobRecord;
+use crate::store::records::{DamagedJob, JobRecord};
 
-/// Takes over the jobs whose process is gone and settles each with `settle`, one at a time.
+/// Takes over the jobs whose process is gone and settles each with `settle`, one at a time. A
+/// row that cannot be read back is logged and left as it is, for an operator: settling what
+/// cannot be read could only guess; the other jobs are settled all the same.
 pub async fn sweep<S, F, E>(
     store: &MetadataStore,
     jobs: &JobRunner,
@@ -29,6 +31,14 @@ where
 {
     let abandoned = store.abandoned_jobs().await.context("looking for abandoned jobs")?;
     for job in abandoned {
+        let job = match job {
+            Ok(job) => job,
+            Err(DamagedJob { guid, error }) => {
+                slog::error!(log, "an abandoned job's row cannot be read; leaving it as it is";
+                    "job" => guid, "error" => %error);
+                continue;
+            }
+        };
         let (guid, operation) = (job.guid, job.operation.clone());
         let settled = metrics.recovered_jobs.with_label_values(&[operation.as_str()]);
         let settling = settle(job);

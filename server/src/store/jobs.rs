@@ -5,9 +5,11 @@
 //! take-over (it only looked dead) changes nothing when it finally records an outcome.
 
 use droplet_api::{ErrorItem, JobState};
+use sqlx::Row;
+use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use super::records::{JobRecord, job_from_row, to_json};
+use super::records::{DamagedJob, JobRecord, job_from_row, to_json};
 use super::{MetadataStore, StoreError};
 use crate::time::now_ms;
 
@@ -76,6 +78,21 @@ impl MetadataStore {
         .bind(droplet.to_string())
         .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A job that names no droplet failed: only the job changes. Nothing changes if this
+    /// process no longer owns the job.
+    pub async fn fail_job_alone(
+        &self,
+        job: Uuid,
+        error: &ErrorItem,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let errors = std::slice::from_ref(error);
+        self.settle_job(&mut tx, job, JobState::Failed, errors, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -149,8 +166,9 @@ impl MetadataStore {
     }
 
     /// The `PROCESSING` jobs whose process is gone, oldest first, for recovery to take over
-    /// ([`Self::take_over_job`]) and settle one by one.
-    pub async fn abandoned_jobs(&self) -> Result<Vec<JobRecord>, StoreError> {
+    /// ([`Self::take_over_job`]) and settle one by one. A row that cannot be read back is
+    /// answered as a [`DamagedJob`] in its place, so that it keeps no other job from recovery.
+    pub async fn abandoned_jobs(&self) -> Result<Vec<Result<JobRecord, DamagedJob>>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT * FROM jobs WHERE state = 'PROCESSING' AND {}
              ORDER BY created_at, guid",
@@ -160,7 +178,13 @@ impl MetadataStore {
         .bind(now_ms())
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(job_from_row).collect::<Result<_, _>>()?)
+        let decode = |row: &AnyRow| {
+            job_from_row(row).map_err(|error| DamagedJob {
+                guid: row.try_get("guid").unwrap_or_default(),
+                error: error.into(),
+            })
+        };
+        Ok(rows.iter().map(decode).collect())
     }
 
     /// Takes over an abandoned job: one conditional UPDATE that makes this process its owner

@@ -7,6 +7,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
+use super::StoreError;
+
 /// Operation name of upload jobs.
 pub const UPLOAD_OPERATION: &str = "droplet.upload";
 /// Operation name of delete jobs.
@@ -58,6 +60,14 @@ impl JobRecord {
     }
 }
 
+/// An abandoned job whose row cannot be read back (a column holds what the server never writes).
+#[derive(Debug)]
+pub struct DamagedJob {
+    /// The row's `guid`, as it is written.
+    pub guid: String,
+    pub error: StoreError,
+}
+
 /// What a finished upload stored.
 pub struct StoredBits {
     pub sha256: String,
@@ -75,6 +85,13 @@ pub(super) fn decode_err(what: &str, value: &str) -> sqlx::Error {
 pub(super) fn uuid_column(row: &AnyRow, column: &str) -> Result<Uuid, sqlx::Error> {
     let text: String = row.try_get(column)?;
     Uuid::parse_str(&text).map_err(|_| decode_err(column, &text))
+}
+
+/// A guid column that may be NULL; anything else in it must be a guid.
+fn optional_uuid_column(row: &AnyRow, column: &str) -> Result<Option<Uuid>, sqlx::Error> {
+    let text: Option<String> = row.try_get(column)?;
+    let parse = |text: String| Uuid::parse_str(&text).map_err(|_| decode_err(column, &text));
+    text.map(parse).transpose()
 }
 
 fn json_column<T: serde::de::DeserializeOwned>(
@@ -108,14 +125,12 @@ pub(super) fn droplet_from_row(row: &AnyRow) -> Result<DropletRecord, sqlx::Erro
 
 pub(super) fn job_from_row(row: &AnyRow) -> Result<JobRecord, sqlx::Error> {
     let state: String = row.try_get("state")?;
-    let droplet: Option<String> = row.try_get("droplet_guid")?;
-    let source: Option<String> = row.try_get("source_guid")?;
     Ok(JobRecord {
         guid: uuid_column(row, "guid")?,
         operation: row.try_get("operation")?,
         state: JobState::parse(&state).ok_or_else(|| decode_err("state", &state))?,
-        droplet_guid: droplet.as_deref().and_then(|g| Uuid::parse_str(g).ok()),
-        source_guid: source.as_deref().and_then(|g| Uuid::parse_str(g).ok()),
+        droplet_guid: optional_uuid_column(row, "droplet_guid")?,
+        source_guid: optional_uuid_column(row, "source_guid")?,
         errors: json_column(row, "errors")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
