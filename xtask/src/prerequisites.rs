@@ -77,12 +77,17 @@ pub fn for_build() {
     println!("prerequisites: nasm, autoconf, automake, libtool and make are ready");
 }
 
-/// What `cargo xtask bench` needs: the build tools, curl (its client), python3-venv (boto3's)
-/// and nginx (its reference).
+/// What `cargo xtask bench` needs: the build tools, curl (its client), python3-venv (boto3's),
+/// nginx (its reference) and the local PostgreSQL (the list bench's second backend).
 pub fn for_bench() {
-    let mut packages = missing(&[CURL, PYTHON_VENV, NGINX]);
+    let mut packages = missing(&[CURL, PYTHON_VENV, NGINX, PSQL]);
     packages.extend(missing(&BUILD_TOOLS));
+    let new_cluster = !port_5432_open() && cluster_version().is_none();
+    if new_cluster {
+        packages.push("postgresql");
+    }
     install("the bench needs", &packages);
+    local_postgres(new_cluster);
 }
 
 /// What rendering openapi.html needs (`cargo xtask check`, `regen` and `docs`).

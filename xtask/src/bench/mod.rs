@@ -11,6 +11,8 @@
 //! - Fan-out (`fanout`): many clients downloading one droplet at once, from our server alone,
 //!   from nginx in front of it (`X-Accel-Redirect`), and from nginx alone; and many uploads at
 //!   once. Both with our server's peak memory.
+//! - Lists (`lists`): every list query at 50,000 and 500,000 droplets, on SQLite and on
+//!   PostgreSQL, and how each grows.
 //!
 //! With `--baseline` (a droplet-server binary, or a git revision, which `baseline` builds) every
 //! measurement of our server is also made of that build, in the same rounds: a before and after
@@ -34,6 +36,7 @@ mod contents;
 mod droplet;
 mod fanout;
 mod http;
+mod lists;
 mod measure;
 mod nginx;
 mod ours;
@@ -73,11 +76,13 @@ pub struct BenchArgs {
     /// A real droplet (a gzipped tarball) to upload instead of the generated compressible one.
     #[arg(long)]
     app_tgz: Option<PathBuf>,
-    /// Run only the rounds against nginx and S3, or only the fan-out.
+    /// Run only the rounds against nginx and S3, only the fan-out, or only the lists.
     #[arg(long, value_enum, default_value_t = Only::Everything)]
     only: Only,
     #[command(flatten)]
     fanout: fanout::FanOutArgs,
+    #[command(flatten)]
+    lists: lists::ListArgs,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -85,6 +90,7 @@ enum Only {
     Everything,
     Rounds,
     Fanout,
+    Lists,
 }
 
 pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -106,11 +112,11 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
     // to the cached droplets: the same filesystem for every server, and not a tmpfs.
     let run_dir = tempfile::Builder::new().prefix("run-").tempdir_in(&cache)?;
     let rounds = match args.only {
-        Only::Fanout => None,
+        Only::Fanout | Only::Lists => None,
         _ => Some(rounds(root, &args, &builds, &bins, &nginx_bin, &cache, run_dir.path())?),
     };
     let fanout = match args.only {
-        Only::Rounds => None,
+        Only::Rounds | Only::Lists => None,
         _ => {
             let dir = run_dir.path().join("fanout");
             Some(fanout::run(root, &args.fanout, &builds, &nginx_bin, &cache, &dir)?)
@@ -123,6 +129,9 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(fanout) = fanout {
         fanout.report(&labels);
+    }
+    if matches!(args.only, Only::Everything | Only::Lists) {
+        lists::run(&args.lists, &builds, &run_dir.path().join("lists"))?;
     }
     Ok(ExitCode::SUCCESS)
 }
