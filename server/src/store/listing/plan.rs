@@ -13,8 +13,8 @@
 //! Either way only the page's guids are ordered and paged (from an index, for a walk), and the
 //! page's rows are read last, by guid.
 
+use super::query::{DropletFilter, DropletListQuery, OrderBy};
 use super::sql::{Index, Sql, conditions, labelled};
-use super::{DropletFilter, DropletListQuery, OrderBy};
 use crate::store::{MetadataStore, StoreError};
 
 /// What the counters say about a filter (and which database said it).

@@ -4,7 +4,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{DropletFilter, LabelRequirement, TimeFilter};
+use super::query::{DropletFilter, LabelRequirement, TimeFilter};
 
 /// A value bound to a statement.
 #[derive(Clone, Debug)]

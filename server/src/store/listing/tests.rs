@@ -7,7 +7,7 @@ mod plans;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::{DropletFilter, DropletListQuery, LabelRequirement, OrderBy, TimeFilter};
+use super::query::{DropletFilter, DropletListQuery, LabelRequirement, OrderBy, TimeFilter};
 use crate::store::records::DropletRecord;
 use crate::store::test_support::{TestDb, droplets};
 

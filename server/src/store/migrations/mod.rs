@@ -7,6 +7,7 @@ mod counters;
 mod tests;
 
 use super::{MetadataStore, StoreError};
+use counters::Step;
 
 /// One schema change.
 enum Migration {
@@ -15,12 +16,6 @@ enum Migration {
     /// Statements one at a time, each for both databases or for one (a trigger's body holds
     /// `;`s of its own).
     Steps(&'static [Step]),
-}
-
-enum Step {
-    Both(&'static str),
-    Sqlite(&'static str),
-    Postgres(&'static str),
 }
 
 /// Schema changes, applied in order at start-up; each runs once.

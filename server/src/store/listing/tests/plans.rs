@@ -7,8 +7,8 @@
 //! which a sequential scan remains only where no index serves).
 
 use super::super::plan::{self, Count, KnownCounts};
+use super::super::query::{DropletFilter, DropletListQuery, LabelRequirement, OrderBy, TimeFilter};
 use super::super::sql::Sql;
-use super::super::{DropletFilter, DropletListQuery, LabelRequirement, OrderBy, TimeFilter};
 use crate::store::MetadataStore;
 use crate::store::test_support::{TestDb, droplets};
 
