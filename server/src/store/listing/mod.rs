@@ -8,12 +8,12 @@
 //! would pass over more droplets than the set holds.
 
 mod plan;
-mod query;
+pub mod query;
 mod sql;
 #[cfg(test)]
 mod tests;
 
-pub use query::{DropletFilter, DropletListQuery, LabelRequirement, OrderBy, TimeFilter};
+pub use query::{DropletListQuery, LabelRequirement, OrderBy, TimeFilter};
 
 use super::records::{DropletRecord, droplet_from_row};
 use super::{MetadataStore, StoreError};

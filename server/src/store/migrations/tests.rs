@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use sqlx::Row;
 
 use crate::store::MetadataStore;
-use crate::store::listing::{DropletFilter, DropletListQuery, LabelRequirement};
+use crate::store::listing::query::DropletFilter;
+use crate::store::listing::{DropletListQuery, LabelRequirement};
 use crate::store::records::{JobRecord, UPLOAD_OPERATION};
 use crate::store::test_support::{TestDb, droplets};
 
