@@ -42,3 +42,4 @@ mod stalls;
 mod tokens;
 mod uaa;
 mod upload;
+mod versions;
