@@ -925,6 +925,14 @@ Every error is the Cloud Controller's envelope, `{"errors":[{"code":10010,"title
 
 An upload's whole request body may be at most the server's `max_upload_bytes` (2 GiB by default). Past it the server answers `413 CF-UploadTooLarge` and stores nothing: at once when the request announces its length, otherwise as soon as the body passes the limit. The droplet stays `AWAITING_UPLOAD` and takes a smaller upload. A body that stops sending for `upload_idle_timeout_secs` is cut the same way.
 
+## Versions
+
+This document describes version **3.0.0** of the API. A client names the version it speaks in the `api-version` request header (the clients generated from a document send that document's version); a request without it gets the latest version, 3.0.0. A version the server does not serve gets 400 `CF-InvalidRequest`.
+
+| Version | What it brought |
+|---|---|
+| 3.0.0 | The Cloud Foundry v3 droplet endpoints that move a droplet's bits: create, get, list, update and delete droplets, upload and download their bits, follow jobs. |
+
 
 Version: 3.0.0*/
 pub struct Client {
@@ -1143,7 +1151,7 @@ Sends a `GET` request to `/metrics`
     }
     /**Get this API's OpenAPI document
 
-Unauthenticated: this document, as `openapi.json` in the repository holds it.
+Unauthenticated: the document of the version the request names in `api-version` (this one, for a client generated from it); without the header, the latest version's, as `openapi.json` in the repository holds it.
 
 Sends a `GET` request to `/openapi.json`
 

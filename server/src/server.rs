@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use dropshot::{ConfigDropshot, HandlerTaskMode, HttpServer, ServerBuilder};
+use dropshot::{ConfigDropshot, HandlerTaskMode, HttpServer, ServerBuilder, VersionPolicy};
 use slog::Logger;
 
 use crate::auth::key_file::load_or_create_secret;
@@ -117,6 +117,7 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
     let mut api = droplet_api::droplet_api_mod::api_description::<DropletApiImpl>()
         .map_err(|e| anyhow::anyhow!("building the API: {e}"))?;
     crate::http::methods::answer_other_methods(&mut api)?;
+    crate::http::versions::answer_unknown_versions(&mut api)?;
     // The listener's address, and so the external URL, is known before the context is built: a
     // request never sees a context without it.
     let (bind_address, reservation) = reserve(config.bind)?;
@@ -157,6 +158,7 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
     };
     let server = ServerBuilder::new(api, context, log)
         .config(dropshot_config)
+        .version_policy(VersionPolicy::Dynamic(Box::new(crate::http::versions::HeaderVersion)))
         .start()
         .map_err(|e| anyhow::anyhow!("starting the HTTP server: {e}"))?;
     drop(reservation);

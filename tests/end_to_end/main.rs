@@ -44,3 +44,4 @@ mod startup;
 mod tokens;
 mod uaa;
 mod upload;
+mod versions;

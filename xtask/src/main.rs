@@ -1,15 +1,19 @@
-//! Repository tasks. `cargo xtask regen` writes the generated files (the HTML documentation
-//! included); `cargo xtask check` writes nothing and fails, with a diff, when a committed one is
-//! stale, or when the source layout has a file over 400 lines or an import cycle (`layout`);
+//! Repository tasks. `cargo xtask regen` writes the generated files (the HTML documentation and
+//! the versioned documents under `openapi/` included); `cargo xtask check` writes nothing and
+//! fails, with a diff, when a committed one is stale, when a published version of the API would
+//! change incompatibly (`api_versions`), or when the source layout has a file over 400 lines or
+//! an import cycle (`layout`);
 //! `cargo xtask docs` renders only the documentation; `cargo xtask bench` measures the
 //! server against nginx on this machine; `cargo xtask test` runs every test.
 
+mod api_versions;
 mod bench;
 mod docs;
 mod generate;
 mod layout;
 mod multipart;
 mod prerequisites;
+mod published;
 mod python;
 mod test;
 
@@ -27,10 +31,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Write openapi.json, the generated client and openapi.html.
+    /// Write the documents under openapi/, openapi.json, the generated client and openapi.html;
+    /// refuse, writing nothing, when a published version of the API would change incompatibly.
+    #[command(alias = "generate")]
     Regen,
-    /// Fail if openapi.json, the generated client or openapi.html differs from what regen would
-    /// write, or if a source file is over 400 lines or in an import cycle.
+    /// Fail if a generated file differs from what regen would write, if a published version of
+    /// the API would change incompatibly, or if a source file is over 400 lines or in an import
+    /// cycle.
     Check,
     /// Render openapi.json into openapi.html, one self-contained page (needs node and npm).
     Docs,
@@ -69,6 +76,9 @@ fn repository_root() -> PathBuf {
 }
 
 fn regen(root: &Path) -> anyhow::Result<()> {
+    if !api_versions::manage(root, "generate")? {
+        anyhow::bail!("nothing was written: see above why the API's documents cannot be updated");
+    }
     for file in generate::generated_files()? {
         let path = root.join(&file.path);
         if std::fs::read_to_string(&path).ok().as_deref() != Some(&file.contents) {
@@ -116,6 +126,8 @@ fn check(root: &Path) -> anyhow::Result<ExitCode> {
         stale += 1;
         eprintln!("{} differs from openapi.json rendered by `cargo xtask docs`", docs::HTML_PATH);
     }
+    // The tool says itself what is wrong with the documents under openapi/ and what to do.
+    let versions_hold = api_versions::manage(root, "check")?;
     let layout = layout::problems(root)?;
     for problem in &layout {
         eprintln!("layout: {problem}");
@@ -125,10 +137,10 @@ fn check(root: &Path) -> anyhow::Result<ExitCode> {
             "{stale} generated file(s) are stale: run `cargo xtask regen` and commit the result"
         );
     }
-    if stale > 0 || !layout.is_empty() {
+    if stale > 0 || !versions_hold || !layout.is_empty() {
         return Ok(ExitCode::FAILURE);
     }
-    println!("openapi.json, the generated client and openapi.html are up to date");
+    println!("openapi/, openapi.json, the generated client and openapi.html are up to date");
     println!("no source file over 400 lines, no import cycle between files");
     Ok(ExitCode::SUCCESS)
 }

@@ -162,6 +162,12 @@ impl CfError {
         Self::new(ErrorStatusCode::METHOD_NOT_ALLOWED, 10004, "CF-InvalidRequest", detail)
     }
 
+    /// 400: the `api-version` header names a version the server does not serve. The Cloud
+    /// Controller has no versions; this is its generic invalid-request error.
+    pub fn unknown_api_version(detail: impl Into<String>) -> Self {
+        Self::new(ErrorStatusCode::BAD_REQUEST, 10004, "CF-InvalidRequest", detail)
+    }
+
     pub fn service_unavailable(detail: impl Into<String>) -> Self {
         Self::new(ErrorStatusCode::SERVICE_UNAVAILABLE, 10015, "CF-ServiceUnavailable", detail)
     }

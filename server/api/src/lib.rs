@@ -5,6 +5,10 @@
 //! repository root is produced from it (`cargo xtask regen`), the server implements it, and the
 //! client is generated from the document.
 //!
+//! The API is versioned ([`versions`]): each version has its document under `openapi/droplets/`,
+//! `openapi.json` is the latest, and every endpoint says in `versions = ...` which versions serve
+//! it. A version main has published never changes incompatibly.
+//!
 //! Every endpoint answers errors as `{"errors":[{"code","title","detail"}]}` ([`CfError`]).
 //! Every `/v3` endpoint takes `Authorization: bearer <JWT>` issued by UAA; reads need a read or
 //! admin scope, everything else `cloud_controller.write` or `cloud_controller.admin`.
@@ -19,6 +23,7 @@ pub mod spec;
 mod types;
 mod upload_form;
 mod upload_response;
+pub mod versions;
 
 pub use accepted::HttpResponseAcceptedEmpty;
 pub use bits_response::{DropletBits, Representation};
@@ -33,6 +38,7 @@ pub use upload_response::UploadResponse;
 use dropshot::{
     Header, HttpResponseCreated, HttpResponseHeaders, HttpResponseOk, Path, Query, RequestContext,
 };
+use versions::*;
 
 #[dropshot::api_description]
 pub trait DropletApi {
@@ -53,6 +59,7 @@ pub trait DropletApi {
         method = POST,
         path = "/v3/droplets",
         tags = ["droplets"],
+        versions = VERSION_INITIAL..,
     }]
     async fn droplet_create(
         rqctx: RequestContext<Self::Context>,
@@ -65,6 +72,7 @@ pub trait DropletApi {
         method = GET,
         path = "/v3/droplets/{guid}",
         tags = ["droplets"],
+        versions = VERSION_INITIAL..,
     }]
     async fn droplet_get(
         rqctx: RequestContext<Self::Context>,
@@ -85,6 +93,7 @@ pub trait DropletApi {
         method = GET,
         path = "/v3/droplets",
         tags = ["droplets"],
+        versions = VERSION_INITIAL..,
     }]
     async fn droplet_list(
         rqctx: RequestContext<Self::Context>,
@@ -102,6 +111,7 @@ pub trait DropletApi {
         method = GET,
         path = "/v3/apps/{guid}/droplets",
         tags = ["droplets"],
+        versions = VERSION_INITIAL..,
     }]
     async fn app_droplet_list(
         rqctx: RequestContext<Self::Context>,
@@ -118,6 +128,7 @@ pub trait DropletApi {
         method = PATCH,
         path = "/v3/droplets/{guid}",
         tags = ["droplets"],
+        versions = VERSION_INITIAL..,
     }]
     async fn droplet_update(
         rqctx: RequestContext<Self::Context>,
@@ -134,6 +145,7 @@ pub trait DropletApi {
         method = DELETE,
         path = "/v3/droplets/{guid}",
         tags = ["droplets"],
+        versions = VERSION_INITIAL..,
     }]
     async fn droplet_delete(
         rqctx: RequestContext<Self::Context>,
@@ -160,6 +172,7 @@ pub trait DropletApi {
         method = POST,
         path = "/v3/droplets/{guid}/upload",
         tags = ["droplets"],
+        versions = VERSION_INITIAL..,
     }]
     async fn droplet_upload(
         rqctx: RequestContext<Self::Context>,
@@ -182,6 +195,7 @@ pub trait DropletApi {
         method = GET,
         path = "/v3/droplets/{guid}/download",
         tags = ["droplets"],
+        versions = VERSION_INITIAL..,
     }]
     async fn droplet_download(
         rqctx: RequestContext<Self::Context>,
@@ -196,6 +210,7 @@ pub trait DropletApi {
         method = HEAD,
         path = "/v3/droplets/{guid}/download",
         tags = ["droplets"],
+        versions = VERSION_INITIAL..,
     }]
     async fn droplet_download_head(
         rqctx: RequestContext<Self::Context>,
@@ -211,6 +226,7 @@ pub trait DropletApi {
         method = GET,
         path = "/v3/jobs/{guid}",
         tags = ["jobs"],
+        versions = VERSION_INITIAL..,
     }]
     async fn job_get(
         rqctx: RequestContext<Self::Context>,
@@ -227,6 +243,7 @@ pub trait DropletApi {
         method = GET,
         path = "/v3/droplets/{guid}/bits",
         tags = ["droplets"],
+        versions = VERSION_INITIAL..,
     }]
     async fn droplet_bits_signed(
         rqctx: RequestContext<Self::Context>,
@@ -243,6 +260,7 @@ pub trait DropletApi {
         method = HEAD,
         path = "/v3/droplets/{guid}/bits",
         tags = ["droplets"],
+        versions = VERSION_INITIAL..,
     }]
     async fn droplet_bits_signed_head(
         rqctx: RequestContext<Self::Context>,
@@ -259,6 +277,7 @@ pub trait DropletApi {
         method = GET,
         path = "/",
         tags = ["root"],
+        versions = VERSION_INITIAL..,
     }]
     async fn root_get(
         rqctx: RequestContext<Self::Context>,
@@ -271,6 +290,7 @@ pub trait DropletApi {
         method = GET,
         path = "/v3",
         tags = ["root"],
+        versions = VERSION_INITIAL..,
     }]
     async fn v3_root_get(
         rqctx: RequestContext<Self::Context>,
@@ -278,11 +298,14 @@ pub trait DropletApi {
 
     /// Get this API's OpenAPI document
     ///
-    /// Unauthenticated: this document, as `openapi.json` in the repository holds it.
+    /// Unauthenticated: the document of the version the request names in `api-version` (this
+    /// one, for a client generated from it); without the header, the latest version's, as
+    /// `openapi.json` in the repository holds it.
     #[endpoint {
         method = GET,
         path = "/openapi.json",
         tags = ["root"],
+        versions = VERSION_INITIAL..,
     }]
     async fn openapi_get(
         rqctx: RequestContext<Self::Context>,
@@ -295,6 +318,7 @@ pub trait DropletApi {
         method = GET,
         path = "/docs",
         tags = ["root"],
+        versions = VERSION_INITIAL..,
     }]
     async fn docs_get(
         rqctx: RequestContext<Self::Context>,
@@ -310,6 +334,7 @@ pub trait DropletApi {
         method = GET,
         path = "/healthz",
         tags = ["health"],
+        versions = VERSION_INITIAL..,
     }]
     async fn health_get(
         rqctx: RequestContext<Self::Context>,
@@ -328,6 +353,7 @@ pub trait DropletApi {
         method = GET,
         path = "/metrics",
         tags = ["health"],
+        versions = VERSION_INITIAL..,
     }]
     async fn metrics_get(
         rqctx: RequestContext<Self::Context>,

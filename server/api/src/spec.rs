@@ -1,8 +1,15 @@
-//! The OpenAPI document of the API: what dropshot derives from the trait, completed where
-//! dropshot has no words for it (several success statuses, the security scheme). The server
-//! serves this document and `cargo xtask regen` writes it to `openapi.json`.
+//! The OpenAPI documents of the API, one per version: what dropshot derives from the trait for
+//! that version, completed where dropshot has no words for it (several success statuses, the
+//! security scheme), with the version history in the description. The server serves them and
+//! `cargo xtask regen` writes them under `openapi/droplets/`, the latest also to `openapi.json`.
 
+use semver::Version;
 use serde_json::{Value, json};
+
+use crate::versions::{self, VERSION_HEADER};
+
+/// The documents' title.
+pub const TITLE: &str = "Droplet bits API";
 
 /// Name of the CF error envelope's schema, and of dropshot's shared error response, which is named
 /// after it (`CfError`'s schemars name).
@@ -50,21 +57,31 @@ const UNPROCESSABLE: &[(&str, &str)] = &[
 const BITS_OPERATIONS: &[&str] = &["droplet_download", "droplet_bits_signed"];
 const BITS_HEAD_OPERATIONS: &[&str] = &["droplet_download_head", "droplet_bits_signed_head"];
 
+/// The document of the latest version: `openapi.json`.
 pub fn openapi_document() -> Value {
+    versioned_document(&versions::latest_version())
+}
+
+/// The document of `version`, one of `versions::supported_versions()`.
+pub fn versioned_document(version: &Version) -> Value {
     let description = crate::droplet_api_mod::stub_api_description()
         .expect("the API trait describes a valid API");
-    let mut definition = description.openapi("Droplet bits API", semver::Version::new(3, 0, 0));
-    // A newcomer's guide, rendered at the top of `/docs`: tokens, the flow, redirects, errors.
-    definition.description(include_str!("guide.md")).license_name("Apache-2.0");
+    let mut definition = description.openapi(TITLE, version.clone());
+    // A newcomer's guide, rendered at the top of `/docs`: tokens, the flow, redirects, errors;
+    // then which version this is, and the versions before it.
+    let guide = format!("{}{}", include_str!("guide.md"), version_history(version));
+    definition.description(guide).license_name("Apache-2.0");
     let mut document = definition.json().expect("the OpenAPI document serializes");
     add_bearer_security(&mut document);
-    for operation in BITS_OPERATIONS {
-        describe_bits_responses(operation_mut(&mut document, operation), true);
+    let bits = BITS_OPERATIONS.iter().map(|o| (o, true));
+    for (operation, with_body) in bits.chain(BITS_HEAD_OPERATIONS.iter().map(|o| (o, false))) {
+        if let Some(operation) = operation_mut(&mut document, operation) {
+            describe_bits_responses(operation, with_body);
+        }
     }
-    for operation in BITS_HEAD_OPERATIONS {
-        describe_bits_responses(operation_mut(&mut document, operation), false);
+    if let Some(upload) = operation_mut(&mut document, "droplet_upload") {
+        describe_upload_responses(upload);
     }
-    describe_upload_responses(operation_mut(&mut document, "droplet_upload"));
     describe_text_response(&mut document, "docs_get", "text/html", "The documentation page.");
     describe_text_response(
         &mut document,
@@ -73,12 +90,34 @@ pub fn openapi_document() -> Value {
         "The metrics, in the Prometheus text format (`text/plain; version=0.0.4`).",
     );
     for (operation, description) in UNPROCESSABLE {
-        operation_mut(&mut document, operation)["responses"]["422"] =
-            json!({ "description": description, "content": error_content() });
+        if let Some(operation) = operation_mut(&mut document, operation) {
+            operation["responses"]["422"] =
+                json!({ "description": description, "content": error_content() });
+        }
     }
     document
 }
 
+/// The description's last section: this document's version and the versions up to it, newest
+/// first. A version's document does not list later ones, so that it stays the same when they
+/// come.
+fn version_history(version: &Version) -> String {
+    let latest = versions::latest_version();
+    let mut text = format!(
+        "\n## Versions\n\nThis document describes version **{version}** of the API. A client \
+         names the version it speaks in the `{VERSION_HEADER}` request header (the clients \
+         generated from a document send that document's version); a request without it gets the \
+         latest version, {latest}. A version the server does not serve gets 400 \
+         `CF-InvalidRequest`.\n\n| Version | What it brought |\n|---|---|\n"
+    );
+    let history = versions::supported_versions();
+    let mut earlier: Vec<_> = history.iter().filter(|v| v.semver() <= version).collect();
+    earlier.reverse();
+    for v in earlier {
+        text += &format!("| {} | {} |\n", v.semver(), versions::what_changed(v.label()));
+    }
+    text
+}
 fn add_bearer_security(document: &mut Value) {
     document["components"]["securitySchemes"] = json!({
         BEARER: {
@@ -92,10 +131,14 @@ fn add_bearer_security(document: &mut Value) {
     });
     document["security"] = json!([{ BEARER: [] }]);
     for operation in UNAUTHENTICATED_OPERATIONS {
-        operation_mut(document, operation)["security"] = json!([]);
+        if let Some(operation) = operation_mut(document, operation) {
+            operation["security"] = json!([]);
+        }
     }
     // A token only where the server is configured to ask for one.
-    operation_mut(document, "metrics_get")["security"] = json!([{}, { BEARER: [] }]);
+    if let Some(operation) = operation_mut(document, "metrics_get") {
+        operation["security"] = json!([{}, { BEARER: [] }]);
+    }
 }
 
 /// The responses of a download, with the body (`GET`) or without it (`HEAD`).
@@ -181,7 +224,8 @@ fn describe_upload_responses(operation: &mut Value) {
 
 /// A `200` with a text body, in place of the `default` dropshot documents for a raw response.
 fn describe_text_response(document: &mut Value, operation: &str, media: &str, description: &str) {
-    let responses = &mut operation_mut(document, operation)["responses"];
+    let Some(operation) = operation_mut(document, operation) else { return };
+    let responses = &mut operation["responses"];
     responses.as_object_mut().expect("responses").remove("default");
     responses["200"] = json!({
         "description": description,
@@ -197,11 +241,51 @@ fn error_content() -> Value {
     json!({ "application/json": { "schema": { "$ref": format!("#/components/schemas/{ERROR_SCHEMA}") } } })
 }
 
-fn operation_mut<'a>(document: &'a mut Value, operation_id: &str) -> &'a mut Value {
+/// The operation `operation_id`, if this version has it. (A unit test checks that each name
+/// given here is an operation of some version.)
+fn operation_mut<'a>(document: &'a mut Value, operation_id: &str) -> Option<&'a mut Value> {
     let paths = document["paths"].as_object_mut().expect("the document has paths");
     paths
         .values_mut()
         .flat_map(|item| item.as_object_mut().into_iter().flat_map(|m| m.values_mut()))
         .find(|op| op["operationId"] == operation_id)
-        .unwrap_or_else(|| panic!("the API has an operation {operation_id}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The operations this file completes exist, so that a renamed one is not silently skipped.
+    #[test]
+    fn every_operation_named_here_is_in_some_version() {
+        let documents: Vec<Value> = versions::all().iter().map(versioned_document).collect();
+        let named = UNAUTHENTICATED_OPERATIONS
+            .iter()
+            .chain(UNPROCESSABLE.iter().map(|(operation, _)| operation))
+            .chain(BITS_OPERATIONS)
+            .chain(BITS_HEAD_OPERATIONS)
+            .chain(&["droplet_upload", "docs_get", "metrics_get"]);
+        for operation in named {
+            let found = documents.iter().any(|d| {
+                let paths = d["paths"].as_object().expect("paths");
+                let items = paths.values().filter_map(|item| item.as_object());
+                items.flat_map(|item| item.values()).any(|op| op["operationId"] == *operation)
+            });
+            assert!(found, "no version of the API has an operation {operation}");
+        }
+    }
+
+    #[test]
+    fn each_document_states_its_version_and_the_versions_before_it() {
+        for version in versions::all() {
+            let document = versioned_document(&version);
+            assert_eq!(document["info"]["version"], version.to_string());
+            let description = document["info"]["description"].as_str().expect("a description");
+            assert!(description.contains(&format!("version **{version}**")));
+            for other in versions::all() {
+                let row = format!("| {other} |");
+                assert_eq!(description.contains(&row), other <= version, "{other} in {version}");
+            }
+        }
+    }
 }

@@ -274,7 +274,8 @@ impl DropletApi for DropletApiImpl {
     }
 
     async fn openapi_get(rqctx: Ctx) -> Result<HttpResponseOk<serde_json::Value>, CfError> {
-        metered(&rqctx, async { Ok(HttpResponseOk(super::docs::openapi_document())) }).await
+        let document = super::versions::requested_document(rqctx.request.headers());
+        metered(&rqctx, async { Ok(HttpResponseOk(document)) }).await
     }
 
     async fn docs_get(rqctx: Ctx) -> Result<http::Response<dropshot::Body>, CfError> {

@@ -1,7 +1,8 @@
 //! The HTTP face of the server: the API trait implemented (`api`: authenticate, hand over to
 //! `crate::droplets`, present), records presented as wire types (`present`), the root documents
 //! (`root`), the documentation (`docs`), the health check (`health`), the metrics
-//! (`metrics`), and the 405s of methods a path does not serve (`methods`).
+//! (`metrics`), the 405s of methods a path does not serve (`methods`), and the API version a
+//! request asks for, with the 400 for one the server does not serve (`versions`).
 
 pub mod api;
 mod caller;
@@ -11,3 +12,4 @@ pub mod methods;
 pub mod metrics;
 mod present;
 mod root;
+pub mod versions;
