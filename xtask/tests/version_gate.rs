@@ -72,9 +72,11 @@ impl Copy {
         let text = format!("{head}[workspace.package]\nversion = \"{version}-gate.{name}\"{tail}");
         std::fs::write(manifest, text).unwrap();
         // The lock names the workspace's versions; brought up to date before anything is built.
+        // Not `--offline`: metadata reads every package of the lock, those of other platforms
+        // too, which a fresh machine's builds never downloaded.
         let status = Command::new(cargo())
             .current_dir(&self.root)
-            .args(["metadata", "--offline", "--format-version=1"])
+            .args(["metadata", "--format-version=1"])
             .stdout(std::process::Stdio::null())
             .status()
             .unwrap();
