@@ -11,8 +11,6 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-use crate::prerequisites;
-
 pub const HTML_PATH: &str = "openapi.html";
 const TITLE: &str = "Droplet bits API";
 

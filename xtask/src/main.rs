@@ -12,7 +12,6 @@ mod docs;
 mod generate;
 mod layout;
 mod multipart;
-mod prerequisites;
 mod published;
 mod python;
 mod test;
@@ -49,9 +48,6 @@ enum Task {
     },
     /// Measure uploads, downloads and memory of the release server against nginx, side by side.
     Bench(bench::BenchArgs),
-    /// Install what building the server needs beside Rust (nasm and autotools, for ISA-L), as
-    /// root with apt-get; otherwise say what to run.
-    BuildDeps,
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -64,10 +60,6 @@ fn main() -> anyhow::Result<ExitCode> {
             test::run(&root, &cargo_test_args).map(|()| ExitCode::SUCCESS)
         }
         Task::Bench(args) => bench::run(&root, args),
-        Task::BuildDeps => {
-            prerequisites::for_build();
-            Ok(ExitCode::SUCCESS)
-        }
     }
 }
 

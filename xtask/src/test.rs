@@ -12,7 +12,6 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-use crate::prerequisites;
 use crate::python::{run_checked, venv};
 
 /// Pinned Python packages: the spec validator, the third-party CF client, schemathesis (the

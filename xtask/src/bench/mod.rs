@@ -94,7 +94,7 @@ enum Only {
 }
 
 pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
-    crate::prerequisites::for_bench();
+    prerequisites::for_bench();
     let Some(nginx_bin) = nginx::find_binary() else {
         eprintln!("nginx is not installed: apt-get install -y nginx");
         return Ok(ExitCode::FAILURE);

@@ -1,7 +1,8 @@
-//! The system tools the tests and the documentation use beside the Rust toolchain, so that
-//! `cargo xtask test` works on a fresh Debian machine: as root with apt-get, what is missing is
-//! installed (one `apt-get install`) and the local PostgreSQL cluster started; otherwise it stops
-//! at once with one line that says what to run.
+//! The system tools building the server, the tests, the bench and the documentation use beside
+//! the Rust toolchain, so that `cargo build-deps` and `cargo xtask test` work on a fresh Debian
+//! machine: as root with apt-get, what is missing is installed (one `apt-get install`) and the
+//! local PostgreSQL cluster started; otherwise it stops at once with one line that says what to
+//! run. The standard library only: `cargo build-deps` must not wait for xtask's code generators.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -71,7 +72,7 @@ pub fn for_tests() {
     );
 }
 
-/// What building the server needs beside the Rust toolchain (`cargo xtask build-deps`).
+/// What building the server needs beside the Rust toolchain (`cargo build-deps`).
 pub fn for_build() {
     install("building the server (ISA-L) needs", &missing(&BUILD_TOOLS));
     println!("prerequisites: nasm, autoconf, automake, libtool and make are ready");
