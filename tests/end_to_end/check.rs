@@ -70,12 +70,9 @@ impl Env {
     pub fn pending(&self) -> Vec<String> {
         match &self.s3 {
             Some(s3) => s3.pending_uploads(),
-            None => self
-                .server
-                .partial_blobs()
-                .iter()
-                .map(|path| path.display().to_string())
-                .collect(),
+            None => {
+                self.server.partial_blobs().iter().map(|path| path.display().to_string()).collect()
+            }
         }
     }
 }

@@ -41,7 +41,8 @@ async fn work_in_flight_is_untouched(env: Env) {
     // Copies are made, one after another, for as long as the checks run.
     let copying = Arc::new(AtomicBool::new(true));
     let copies = tokio::spawn({
-        let (url, token) = (server.url(&format!("/v3/droplets?source_guid={source}")), server.token(&[WRITE]));
+        let (url, token) =
+            (server.url(&format!("/v3/droplets?source_guid={source}")), server.token(&[WRITE]));
         let copying = copying.clone();
         async move {
             let client = reqwest::Client::new();
@@ -140,7 +141,10 @@ pub async fn a_store_under_strain_loses_nothing_and_a_sweep_leaves_nothing_open(
     }
     let open = |s3: &S3Server| {
         let pending = s3.pending_uploads();
-        pending.iter().filter(|name| name.starts_with(".upload-") && name.ends_with(".json")).count()
+        pending
+            .iter()
+            .filter(|name| name.starts_with(".upload-") && name.ends_with(".json"))
+            .count()
     };
     // The server aborts what it started and failed; what it never learned of stays.
     tokio::time::sleep(Duration::from_secs(2)).await;

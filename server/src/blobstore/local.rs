@@ -121,7 +121,10 @@ impl Blobstore for LocalBlobstore {
             .map_err(|e| BlobError::Failed(format!("the listing task died: {e}")))?
             .map(|files| {
                 let key = |name: String| format!("{prefix}{name}");
-                files.into_iter().map(|(name, size, modified)| StoredBlob { key: key(name), size, modified }).collect()
+                files
+                    .into_iter()
+                    .map(|(name, size, modified)| StoredBlob { key: key(name), size, modified })
+                    .collect()
             })
             .map_err(failed)
     }
@@ -143,7 +146,8 @@ impl Blobstore for LocalBlobstore {
             // `droplets/GUID`.
             let copy_into = name.strip_suffix(".copy").and_then(|key| key.split_once('-'));
             let key = copy_into.map(|(prefix, rest)| format!("{prefix}/{rest}"));
-            let kind = if key.is_some() { PendingKind::CopyTempFile } else { PendingKind::TempFile };
+            let kind =
+                if key.is_some() { PendingKind::CopyTempFile } else { PendingKind::TempFile };
             PendingWrite { kind, key, name, started }
         });
         Ok(pending.collect())

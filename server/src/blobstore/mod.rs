@@ -68,7 +68,9 @@ pub fn open(
     log: &slog::Logger,
 ) -> anyhow::Result<Arc<dyn Blobstore>> {
     Ok(match config.blobstore.kind {
-        BlobstoreKind::Local => Arc::new(local::LocalBlobstore::open(&config.blob_dir(), exclusive)?),
+        BlobstoreKind::Local => {
+            Arc::new(local::LocalBlobstore::open(&config.blob_dir(), exclusive)?)
+        }
         BlobstoreKind::S3 => Arc::new(s3::S3Blobstore::new(
             &config.blobstore,
             log.new(slog::o!("component" => "blobstore")),

@@ -95,7 +95,12 @@ impl Repair<'_> {
 
     /// Fails the droplet, in one UPDATE conditional on its still being `STAGED` with the
     /// checksum the check compared against.
-    async fn fail(&self, droplet: uuid::Uuid, sha256: &str, error: &str) -> anyhow::Result<Outcome> {
+    async fn fail(
+        &self,
+        droplet: uuid::Uuid,
+        sha256: &str,
+        error: &str,
+    ) -> anyhow::Result<Outcome> {
         if self.store.fail_staged(droplet, sha256, error, now_secs()).await? {
             slog::warn!(self.log, "a STAGED droplet whose bits are lost or corrupt is now FAILED";
                 "droplet" => %droplet, "error" => error);

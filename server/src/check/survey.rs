@@ -9,7 +9,9 @@ use std::time::{Duration, SystemTime};
 
 use super::findings::Problem;
 use super::stale_writes::{self, age};
-use crate::blobstore::{BlobError, Blobstore, DROPLETS_PREFIX, PendingKind, StoredBlob, droplet_key};
+use crate::blobstore::{
+    BlobError, Blobstore, DROPLETS_PREFIX, PendingKind, StoredBlob, droplet_key,
+};
 use crate::store::MetadataStore;
 use crate::store::consistency::StagedBits;
 use crate::time::now_ms;
@@ -68,12 +70,7 @@ pub async fn survey(
         });
     }
     problems.extend(overdue_jobs(store, grace).await?);
-    Ok(Survey {
-        problems,
-        intact,
-        staged: staged.len(),
-        blobs: listed.len(),
-    })
+    Ok(Survey { problems, intact, staged: staged.len(), blobs: listed.len() })
 }
 
 /// A staged droplet whose blob the listing did not show with its size: asked again, the blob

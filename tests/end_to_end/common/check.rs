@@ -17,8 +17,9 @@ pub struct CheckRun {
 impl CheckRun {
     /// The `--json` report.
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("check printed no JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!("check printed no JSON ({e}):\n{}\n{}", self.stdout, self.stderr)
+        })
     }
 
     /// `(kind, subject)` of every finding of the `--json` report, sorted; the subject is the

@@ -108,7 +108,10 @@ fn fate(strain: &Strain, request: &hyper::Request<Incoming>) -> Fate {
     strain.requests.fetch_add(1, Ordering::SeqCst);
     let roll = rand::random::<u32>() % 100;
     let creates_upload = request.method() == hyper::Method::POST
-        && request.uri().query().is_some_and(|q| q.split('&').any(|p| p == "uploads" || p == "uploads="));
+        && request
+            .uri()
+            .query()
+            .is_some_and(|q| q.split('&').any(|p| p == "uploads" || p == "uploads="));
     if creates_upload {
         let nth = strain.cut_every_nth_create.load(Ordering::SeqCst);
         let count = strain.creates.fetch_add(1, Ordering::SeqCst) + 1;

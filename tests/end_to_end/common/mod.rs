@@ -17,8 +17,8 @@ mod small_fs;
 mod tokens;
 
 pub use assertions::*;
-pub use faulty_s3::{FaultyS3, Strain};
 pub use droplets::*;
+pub use faulty_s3::{FaultyS3, Strain};
 pub use http::*;
 pub use nginx::{Nginx, free_port};
 pub use postgres::on_postgres;

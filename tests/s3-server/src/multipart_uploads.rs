@@ -118,9 +118,9 @@ impl S3Route for MultipartUploads {
         }
         let bucket = request.uri.path().trim_matches('/').to_owned();
         let prefix = query_value(&request.uri, "prefix").unwrap_or_default();
-        let uploads = self.uploads(&bucket, &prefix).map_err(|e| {
-            s3s::s3_error!(InternalError, "listing the uploads in progress: {e}")
-        })?;
+        let uploads = self
+            .uploads(&bucket, &prefix)
+            .map_err(|e| s3s::s3_error!(InternalError, "listing the uploads in progress: {e}"))?;
         let mut xml = format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListMultipartUploadsResult \
              xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>{}</Bucket>\

@@ -38,4 +38,3 @@ pub(super) fn blob_error(error: object_store::Error) -> BlobError {
     }
     BlobError::Failed(error.to_string())
 }
-

@@ -4,9 +4,9 @@
 
 use std::time::SystemTime;
 
+use object_store::ClientOptions;
 use object_store::aws::{AmazonS3, AwsAuthorizer};
 use object_store::client::{HttpClient, HttpConnector, HttpRequestBody, ReqwestConnector};
-use object_store::ClientOptions;
 use serde::Deserialize;
 
 use super::errors::blob_error;
@@ -96,9 +96,8 @@ impl UploadListing {
         let url = format!("{}/?{}", self.bucket_url.trim_end_matches('/'), query.join("&"));
         let failed = |e: &dyn std::fmt::Display| BlobError::Failed(format!("{url}: {e}"));
         let credential = store.credentials().get_credential().await.map_err(blob_error)?;
-        let mut request = http::Request::get(&url)
-            .body(HttpRequestBody::empty())
-            .map_err(|e| failed(&e))?;
+        let mut request =
+            http::Request::get(&url).body(HttpRequestBody::empty()).map_err(|e| failed(&e))?;
         AwsAuthorizer::new(&credential, "s3", &self.region)
             .with_sign_payload(self.sign_payload)
             .try_authorize(&mut request, None)

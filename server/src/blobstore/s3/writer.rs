@@ -138,7 +138,11 @@ impl Drop for S3BlobWriter {
 }
 
 /// Aborts a multipart upload; one that is gone already is not an error.
-pub(super) async fn abort(store: &AmazonS3, path: &Path, upload: &MultipartId) -> Result<(), BlobError> {
+pub(super) async fn abort(
+    store: &AmazonS3,
+    path: &Path,
+    upload: &MultipartId,
+) -> Result<(), BlobError> {
     match store.abort_multipart(path, upload).await {
         Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
         Err(error) => Err(blob_error(error)),
