@@ -89,7 +89,7 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
     let lease = Duration::from_secs(config.lease_secs);
     let store = MetadataStore::connect(&config.database_url(), lease, &store_log).await?;
     // On SQLite the server is alone with its data, blob directory included.
-    let blobs = crate::blobstore::open(&config, store.single_process(), &log)?;
+    let blobs = crate::blobstore::configured::open(&config, store.single_process(), &log)?;
     let metrics = Arc::new(Metrics::new());
     let blobs: Arc<dyn Blobstore> = Arc::new(Metered::new(blobs, metrics.clone()));
     let jobs = JobRunner::new(store.clone(), log.clone(), metrics.clone());

@@ -215,3 +215,38 @@ pub async fn a_check_that_cannot_run_exits_2_with_the_reason() {
     assert_eq!(run.status, 2, "{}", run.stderr);
     assert!(run.stderr.contains("metadata database"), "{}", run.stderr);
 }
+
+/// A job left `PROCESSING` long past its lease (no server's recovery running) is reported, and
+/// left by `--repair` (exit 1: it remains); once a server runs, its recovery settles it and the
+/// check is clean. On PostgreSQL, whose rows the test can write.
+#[test]
+fn an_overdue_job_is_reported_until_a_server_settles_it() {
+    on_postgres(|| {
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        runtime.block_on(async {
+            let mut server = TestServer::start();
+            server.kill();
+            let (job, droplet) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+            server.query(&format!(
+                "INSERT INTO jobs (guid, operation, state, droplet_guid, errors, created_at,
+                    updated_at, owner, lease_expires_ms)
+                 VALUES ('{job}', 'droplet.delete', 'PROCESSING', '{droplet}', '[]', 0, 0,
+                    '{}', 1000)",
+                uuid::Uuid::new_v4()
+            ));
+            let expected = pairs(&[("overdue-job", &job.to_string())]);
+            for args in [&["--json"][..], &["--repair", "--json"]] {
+                let run = server.check(args);
+                assert_eq!((run.status, run.findings()), (1, expected.clone()), "{args:?}");
+            }
+            assert_eq!(server.check(&["--repair", "--json"]).outcomes(), vec!["remains"]);
+            server.kill_and_restart();
+            eventually("recovery to settle the job", || async {
+                server.query(&format!("SELECT state FROM jobs WHERE guid = '{job}'")) == "COMPLETE"
+            })
+            .await;
+            let run = server.check(&["--json"]);
+            assert_eq!((run.status, run.findings()), (0, vec![]));
+        });
+    });
+}

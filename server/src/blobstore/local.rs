@@ -4,14 +4,14 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
+use super::files::{changed, files_in, read_chunks};
 use super::{BlobError, BlobStream, BlobWriter, Blobstore, PendingKind, PendingWrite, StoredBlob};
 
 /// Written bytes after which a background fdatasync is started, so the disk keeps up with the
@@ -25,10 +25,8 @@ const WRITE_QUEUE_CHUNKS: usize = 2;
 /// scaling out, its cells fetching one droplet together) stay within a small memory: a download
 /// holds its read-ahead, the chunk being read and the one being sent, about 0.5 MiB.
 const READ_CHUNK_BYTES: usize = 128 * 1024;
-/// Chunks read ahead of the network during a download.
-const READ_AHEAD_CHUNKS: usize = 2;
 /// Size of the chunks a scrub reads a blob in: large reads are what keeps a sequential read of
-/// a whole file at the disk's speed (`sha256sum` reads 128 KiB at a time, `cat` too).
+/// a whole file at the disk's speed, and each chunk costs one hand-over between threads.
 const SCAN_CHUNK_BYTES: usize = 1024 * 1024;
 
 pub struct LocalBlobstore {
@@ -217,74 +215,6 @@ fn copy_blob(from: &Path, temp_path: &Path, to: &Path) -> std::io::Result<()> {
     // the temp name behind.
     let _ = std::fs::remove_file(temp_path);
     result
-}
-
-/// Bytes `first..=last` of `file`, read in chunks of `chunk_bytes` on a thread of their own, a
-/// few chunks ahead of the consumer.
-fn read_chunks(file: File, first: u64, last: u64, chunk_bytes: usize) -> BlobStream {
-    let (sender, receiver) = mpsc::channel(READ_AHEAD_CHUNKS);
-    tokio::task::spawn_blocking(move || {
-        let mut offset = first;
-        while offset <= last {
-            let len = (last - offset + 1).min(chunk_bytes as u64) as usize;
-            let mut buffer = BytesMut::zeroed(len);
-            let chunk = match file.read_exact_at(&mut buffer, offset) {
-                Ok(()) => Ok(buffer.freeze()),
-                Err(e) => Err(e),
-            };
-            let stop = chunk.is_err();
-            // A closed channel means the client went away: stop reading.
-            if sender.blocking_send(chunk).is_err() || stop {
-                return;
-            }
-            offset += len as u64;
-        }
-    });
-    Box::pin(ChunkStream(receiver))
-}
-
-/// When a file last changed: its inode's change time, which a hard link (a copy) and a rename
-/// (a publish) set too, where the modification time of a copy is its source's.
-fn changed(metadata: &std::fs::Metadata) -> std::time::SystemTime {
-    use std::os::unix::fs::MetadataExt;
-    let since_epoch = std::time::Duration::new(
-        metadata.ctime().max(0) as u64,
-        metadata.ctime_nsec().clamp(0, 999_999_999) as u32,
-    );
-    std::time::UNIX_EPOCH + since_epoch
-}
-
-/// The files of `directory` (none if it does not exist): name, size, when it last changed.
-fn files_in(directory: &Path) -> std::io::Result<Vec<(String, u64, std::time::SystemTime)>> {
-    let entries = match std::fs::read_dir(directory) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        entries => entries?,
-    };
-    let mut files = Vec::new();
-    for entry in entries {
-        let entry = entry?;
-        // Gone since the directory was read: removed by the writer that made it.
-        let Ok(metadata) = entry.metadata() else { continue };
-        if metadata.is_file() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            files.push((name, metadata.len(), changed(&metadata)));
-        }
-    }
-    Ok(files)
-}
-
-/// The chunks a reader thread sends, as a stream.
-struct ChunkStream(mpsc::Receiver<std::io::Result<Bytes>>);
-
-impl futures::Stream for ChunkStream {
-    type Item = std::io::Result<Bytes>;
-
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        self.0.poll_recv(cx)
-    }
 }
 
 enum WriteCommand {

@@ -13,18 +13,17 @@
 //! The blobstore calls nothing else of the server but its configuration; its errors are
 //! [`BlobError`]s, which become CF errors in `crate::errors`.
 
+pub mod configured;
+mod files;
 pub mod local;
 pub mod metered;
 pub mod s3;
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures::Stream;
-
-use crate::config::{BlobstoreKind, Config};
 
 /// A stream of a blob's bytes.
 pub type BlobStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send + Sync>>;
@@ -57,25 +56,6 @@ pub const DROPLETS_PREFIX: &str = "droplets/";
 /// The blob key of a droplet's bits.
 pub fn droplet_key(guid: uuid::Uuid) -> String {
     format!("{DROPLETS_PREFIX}{guid}")
-}
-
-/// The store the configuration names. `exclusive`: this process alone uses the store (a local
-/// directory is then cleared of what a dead process left in `tmp/`; see [`local::LocalBlobstore`]).
-/// Nothing is contacted yet.
-pub fn open(
-    config: &Config,
-    exclusive: bool,
-    log: &slog::Logger,
-) -> anyhow::Result<Arc<dyn Blobstore>> {
-    Ok(match config.blobstore.kind {
-        BlobstoreKind::Local => {
-            Arc::new(local::LocalBlobstore::open(&config.blob_dir(), exclusive)?)
-        }
-        BlobstoreKind::S3 => Arc::new(s3::S3Blobstore::new(
-            &config.blobstore,
-            log.new(slog::o!("component" => "blobstore")),
-        )?),
-    })
 }
 
 /// A blob in the store, as a listing shows it.

@@ -75,7 +75,7 @@ pub async fn run(config: &Config, options: &CheckOptions, log: &Logger) -> anyho
     let lease = Duration::from_secs(config.lease_secs);
     let store = MetadataStore::connect_existing(&config.database_url(), lease).await?;
     // Never exclusive: replicas may be writing into the store.
-    let blobs = crate::blobstore::open(config, false, log)?;
+    let blobs = crate::blobstore::configured::open(config, false, log)?;
     let blobs = blobs.as_ref();
     let started = Instant::now();
     let surveyed = survey::survey(&store, blobs, options.grace).await?;
