@@ -12,6 +12,8 @@
 //!   over; it knows no kind of job, and sits below `droplets/`.
 //! - `store/`: the metadata database, one file per resource or mechanism.
 //! - `blobstore/`: where the bits live, one file per backend (and `metered`, which counts them).
+//! - `check/`: `droplet-server check`, which proves the metadata and the bits agree and settles
+//!   what does not; its sweep of stale writes runs in recovery too.
 //! - `auth/`: token rules, scopes, UAA keys, the development key, signed download URLs.
 //! - `config/`: the configuration and where it comes from.
 //! - `errors.rs`: the one place a storage error becomes a CF error.
@@ -23,6 +25,7 @@
 pub mod allocator;
 mod auth;
 mod blobstore;
+pub mod check;
 mod config;
 mod context;
 mod droplets;

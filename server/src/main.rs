@@ -1,4 +1,5 @@
-//! `droplet-server`: run the droplet bits service, or mint a development token for it.
+//! `droplet-server`: run the droplet bits service, check its store, or mint a development token
+//! for it.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -20,8 +21,37 @@ enum Command {
     /// Run the server (the default). Flags override `DROPLET_<KEY>` environment variables, which
     /// override the configuration file.
     Serve(ServeArgs),
+    /// Check that the metadata and the bits agree; with --repair, settle what does not. Reads
+    /// the configuration `serve` reads. Exit status: 0 clean, 1 problems found (or left after
+    /// --repair), 2 the check could not run.
+    Check(CheckArgs),
     /// Print a JWT signed with the data directory's development key.
     Token(TokenArgs),
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// Configuration file (TOML), as for `serve`.
+    #[arg(long, env = "DROPLET_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory, as for `serve` [default: ./droplet-data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Also read every staged droplet's blob through and compare its SHA-256.
+    #[arg(long)]
+    deep: bool,
+    /// Settle what is found: delete orphans and stale writes, fail droplets whose bits are lost.
+    #[arg(long)]
+    repair: bool,
+    /// Print the findings and the summary as one JSON document.
+    #[arg(long)]
+    json: bool,
+    /// Blobs and writes younger than this many seconds may be in flight, and are never counted.
+    #[arg(long, default_value_t = 3600)]
+    grace_secs: u64,
+    /// Cap the reads of --deep at this many MiB/s, so that serving is not starved.
+    #[arg(long)]
+    max_read_mib_per_sec: Option<u64>,
 }
 
 #[derive(Args, Default)]
@@ -58,8 +88,35 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(args),
+        Command::Check(args) => check(args),
         Command::Token(args) => token(args),
     }
+}
+
+fn check(args: CheckArgs) -> anyhow::Result<()> {
+    let loaded = droplet_server::load_config(args.config.as_deref(), std::env::vars());
+    let status = match loaded.and_then(|mut config| {
+        if let Some(data_dir) = args.data_dir {
+            config.data_dir = data_dir;
+        }
+        Ok((logger(&config, "droplet-server-check")?, config))
+    }) {
+        Ok((log, config)) => {
+            let options = droplet_server::check::CheckOptions {
+                deep: args.deep,
+                repair: args.repair,
+                json: args.json,
+                grace: std::time::Duration::from_secs(args.grace_secs),
+                max_read_mib_per_sec: args.max_read_mib_per_sec,
+            };
+            droplet_server::check::main(&config, &options, &log)
+        }
+        Err(error) => {
+            eprintln!("droplet-server check: cannot run: {error:#}");
+            2
+        }
+    };
+    std::process::exit(status);
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -73,18 +130,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(url) = args.external_url {
         config.external_url = Some(url);
     }
-    let level = serde_json::from_value(serde_json::Value::String(config.log_level.clone()))
-        .with_context(|| format!("invalid log_level {:?}", config.log_level))?;
-    let logging = match config.log_format {
-        LogFormat::Text => dropshot::ConfigLogging::StderrTerminal { level },
-        // Bunyan JSON, one object per line, on stderr like the text.
-        LogFormat::Json => dropshot::ConfigLogging::File {
-            level,
-            path: "/dev/stderr".into(),
-            if_exists: dropshot::ConfigLoggingIfExists::Append,
-        },
-    };
-    let log = logging.to_logger("droplet-server").context("setting up logging")?;
+    let log = logger(&config, "droplet-server")?;
     tokio::runtime::Runtime::new()?.block_on(async move {
         let data_dir = config.data_dir.clone();
         let development = config.uses_development_key();
@@ -103,6 +149,22 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         shutdown_signal().await;
         server.shutdown(grace).await
     })
+}
+
+/// The logger the configuration asks for, on stderr.
+fn logger(config: &Config, name: &str) -> anyhow::Result<slog::Logger> {
+    let level = serde_json::from_value(serde_json::Value::String(config.log_level.clone()))
+        .with_context(|| format!("invalid log_level {:?}", config.log_level))?;
+    let logging = match config.log_format {
+        LogFormat::Text => dropshot::ConfigLogging::StderrTerminal { level },
+        // Bunyan JSON, one object per line, on stderr like the text.
+        LogFormat::Json => dropshot::ConfigLogging::File {
+            level,
+            path: "/dev/stderr".into(),
+            if_exists: dropshot::ConfigLoggingIfExists::Append,
+        },
+    };
+    logging.to_logger(name).context("setting up logging")
 }
 
 async fn shutdown_signal() {

@@ -13,10 +13,8 @@ use crate::auth::key_file::load_or_create_secret;
 use crate::auth::signed_urls::UrlSigner;
 use crate::auth::tokens::TokenVerifier;
 use crate::blobstore::Blobstore;
-use crate::blobstore::local::LocalBlobstore;
 use crate::blobstore::metered::Metered;
-use crate::blobstore::s3::S3Blobstore;
-use crate::config::{BlobstoreKind, Config};
+use crate::config::Config;
 use crate::context::ServerContext;
 use crate::droplets::recovery::Recovery;
 use crate::http::api::DropletApiImpl;
@@ -90,16 +88,8 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
     let store_log = log.new(slog::o!("component" => "metadata"));
     let lease = Duration::from_secs(config.lease_secs);
     let store = MetadataStore::connect(&config.database_url(), lease, &store_log).await?;
-    let blobs: Arc<dyn Blobstore> = match config.blobstore.kind {
-        // On SQLite the server is alone with its data, blob directory included.
-        BlobstoreKind::Local => {
-            Arc::new(LocalBlobstore::open(&config.blob_dir(), store.single_process())?)
-        }
-        BlobstoreKind::S3 => Arc::new(S3Blobstore::new(
-            &config.blobstore,
-            log.new(slog::o!("component" => "blobstore")),
-        )?),
-    };
+    // On SQLite the server is alone with its data, blob directory included.
+    let blobs = crate::blobstore::configured::open(&config, store.single_process(), &log)?;
     let metrics = Arc::new(Metrics::new());
     let blobs: Arc<dyn Blobstore> = Arc::new(Metered::new(blobs, metrics.clone()));
     let jobs = JobRunner::new(store.clone(), log.clone(), metrics.clone());
@@ -111,6 +101,7 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
         blobs: blobs.clone(),
         jobs: jobs.clone(),
         metrics: metrics.clone(),
+        stale_write_grace: Duration::from_secs(config.stale_write_grace_secs),
         log: log.clone(),
     };
     recovery.start().await?;

@@ -7,6 +7,8 @@ mod fake_uaa;
 mod accel_redirect;
 mod app_droplets;
 mod big;
+mod check;
+mod check_live;
 mod cli;
 mod client_extras;
 mod compat;

@@ -18,6 +18,15 @@ macro_rules! on_postgres {
 }
 
 on_postgres! {
+    check {
+        faults_in_a_local_store_are_found_and_repaired,
+        faults_in_an_s3_bucket_are_found_and_repaired,
+    }
+    check_live {
+        work_in_flight_on_a_local_store_is_untouched,
+        work_in_flight_on_s3_is_untouched,
+        a_store_under_strain_loses_nothing_and_a_sweep_leaves_nothing_open,
+    }
     upload {
         upload_from_path_through_the_generated_client,
         upload_a_multipart_body_made_like_curl,

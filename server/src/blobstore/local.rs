@@ -4,15 +4,15 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{BlobError, BlobStream, BlobWriter, Blobstore};
+use super::files::{changed, files_in, read_chunks};
+use super::{BlobError, BlobStream, BlobWriter, Blobstore, PendingKind, PendingWrite, StoredBlob};
 
 /// Written bytes after which a background fdatasync is started, so the disk keeps up with the
 /// upload instead of receiving it all at commit.
@@ -25,8 +25,9 @@ const WRITE_QUEUE_CHUNKS: usize = 2;
 /// scaling out, its cells fetching one droplet together) stay within a small memory: a download
 /// holds its read-ahead, the chunk being read and the one being sent, about 0.5 MiB.
 const READ_CHUNK_BYTES: usize = 128 * 1024;
-/// Chunks read ahead of the network during a download.
-const READ_AHEAD_CHUNKS: usize = 2;
+/// Size of the chunks a scrub reads a blob in: large reads are what keeps a sequential read of
+/// a whole file at the disk's speed, and each chunk costs one hand-over between threads.
+const SCAN_CHUNK_BYTES: usize = 1024 * 1024;
 
 pub struct LocalBlobstore {
     root: PathBuf,
@@ -100,25 +101,54 @@ impl Blobstore for LocalBlobstore {
 
     async fn read(&self, key: &str, first: u64, last: u64) -> Result<BlobStream, BlobError> {
         let file = File::open(self.path(key)).map_err(failed)?;
-        let (sender, receiver) = mpsc::channel(READ_AHEAD_CHUNKS);
-        tokio::task::spawn_blocking(move || {
-            let mut offset = first;
-            while offset <= last {
-                let len = (last - offset + 1).min(READ_CHUNK_BYTES as u64) as usize;
-                let mut buffer = BytesMut::zeroed(len);
-                let chunk = match file.read_exact_at(&mut buffer, offset) {
-                    Ok(()) => Ok(buffer.freeze()),
-                    Err(e) => Err(e),
-                };
-                let stop = chunk.is_err();
-                // A closed channel means the client went away: stop reading.
-                if sender.blocking_send(chunk).is_err() || stop {
-                    return;
-                }
-                offset += len as u64;
-            }
+        Ok(read_chunks(file, first, last, READ_CHUNK_BYTES))
+    }
+
+    async fn scan(&self, key: &str, len: u64) -> Result<BlobStream, BlobError> {
+        let file = File::open(self.path(key)).map_err(failed)?;
+        match len {
+            0 => Ok(Box::pin(futures::stream::empty())),
+            _ => Ok(read_chunks(file, 0, len - 1, SCAN_CHUNK_BYTES)),
+        }
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<StoredBlob>, BlobError> {
+        let directory = self.root.join(prefix);
+        tokio::task::spawn_blocking(move || files_in(&directory))
+            .await
+            .map_err(|e| BlobError::Failed(format!("the listing task died: {e}")))?
+            .map(|files| {
+                let key = |name: String| format!("{prefix}{name}");
+                files
+                    .into_iter()
+                    .map(|(name, size, modified)| StoredBlob { key: key(name), size, modified })
+                    .collect()
+            })
+            .map_err(failed)
+    }
+
+    async fn stat(&self, key: &str) -> Result<StoredBlob, BlobError> {
+        let metadata = tokio::fs::metadata(self.path(key)).await.map_err(failed)?;
+        Ok(StoredBlob { key: key.to_owned(), size: metadata.len(), modified: changed(&metadata) })
+    }
+
+    /// Every file in `tmp/`: a write's temporary file names no key.
+    async fn pending_writes(&self, _prefix: &str) -> Result<Vec<PendingWrite>, BlobError> {
+        let directory = self.root.join("tmp");
+        let files = tokio::task::spawn_blocking(move || files_in(&directory))
+            .await
+            .map_err(|e| BlobError::Failed(format!("the listing task died: {e}")))?
+            .map_err(failed)?;
+        let pending = files.into_iter().map(|(name, _, started)| {
+            // `copy_temp_path`'s naming, read back: `droplets-GUID.copy` copies into
+            // `droplets/GUID`.
+            let copy_into = name.strip_suffix(".copy").and_then(|key| key.split_once('-'));
+            let key = copy_into.map(|(prefix, rest)| format!("{prefix}/{rest}"));
+            let kind =
+                if key.is_some() { PendingKind::CopyTempFile } else { PendingKind::TempFile };
+            PendingWrite { kind, key, name, started }
         });
-        Ok(Box::pin(ChunkStream(receiver)))
+        Ok(pending.collect())
     }
 
     /// Removes the blob, and what a copy into `key` interrupted by a crash may have left.
@@ -128,8 +158,10 @@ impl Blobstore for LocalBlobstore {
     }
 
     async fn discard(&self, _key: &str, pending: &str) -> Result<(), BlobError> {
-        // A name this store handed out is one plain file name; anything else is not ours.
-        if pending.contains(['/', '\\']) || !pending.ends_with(".part") {
+        // A name this store gives a file in `tmp/` (a write's, a copy's, a health probe's) is one
+        // plain file name; anything else is not ours.
+        let ours = [".part", ".copy", ".probe"].iter().any(|suffix| pending.ends_with(suffix));
+        if pending.contains(['/', '\\']) || !ours {
             return Err(BlobError::Failed(format!("not a pending blob's name: {pending:?}")));
         }
         remove_if_present(&self.temp_path(pending)).await
@@ -183,20 +215,6 @@ fn copy_blob(from: &Path, temp_path: &Path, to: &Path) -> std::io::Result<()> {
     // the temp name behind.
     let _ = std::fs::remove_file(temp_path);
     result
-}
-
-/// The chunks a reader thread sends, as a stream.
-struct ChunkStream(mpsc::Receiver<std::io::Result<Bytes>>);
-
-impl futures::Stream for ChunkStream {
-    type Item = std::io::Result<Bytes>;
-
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        self.0.poll_recv(cx)
-    }
 }
 
 enum WriteCommand {

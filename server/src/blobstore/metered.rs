@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{BlobError, BlobStream, BlobWriter, Blobstore};
+use super::{BlobError, BlobStream, BlobWriter, Blobstore, PendingWrite, StoredBlob};
 use crate::metrics::Metrics;
 
 pub struct Metered {
@@ -50,6 +50,22 @@ impl Blobstore for Metered {
 
     async fn copy(&self, from: &str, to: &str) -> Result<(), BlobError> {
         self.count("copy", self.inner.copy(from, to).await)
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<StoredBlob>, BlobError> {
+        self.count("list", self.inner.list(prefix).await)
+    }
+
+    async fn stat(&self, key: &str) -> Result<StoredBlob, BlobError> {
+        self.count("stat", self.inner.stat(key).await)
+    }
+
+    async fn pending_writes(&self, prefix: &str) -> Result<Vec<PendingWrite>, BlobError> {
+        self.count("pending_writes", self.inner.pending_writes(prefix).await)
+    }
+
+    async fn scan(&self, key: &str, len: u64) -> Result<BlobStream, BlobError> {
+        self.count("scan", self.inner.scan(key, len).await)
     }
 
     async fn check(&self) -> Result<(), BlobError> {

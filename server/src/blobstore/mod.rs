@@ -6,14 +6,21 @@
 //! its [`BlobWriter::pending`] gave; the metadata store keeps that name, so that any replica can
 //! [`Blobstore::discard`] it once the writer's lease ran out.
 //!
-//! The blobstore calls nothing else of the server; its errors are [`BlobError`]s, which become CF
-//! errors in `crate::errors`.
+//! Besides the bits, a store answers what it holds (`list`, `stat`) and which writes were
+//! started but neither committed nor discarded (`pending_writes`), so that the consistency check
+//! (`crate::check`) and recovery can compare it with the metadata.
+//!
+//! The blobstore calls nothing else of the server but its configuration; its errors are
+//! [`BlobError`]s, which become CF errors in `crate::errors`.
 
+pub mod configured;
+mod files;
 pub mod local;
 pub mod metered;
 pub mod s3;
 
 use std::pin::Pin;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures::Stream;
@@ -43,9 +50,46 @@ impl BlobError {
     }
 }
 
+/// The prefix of every droplet's blob key: what the server owns in a store.
+pub const DROPLETS_PREFIX: &str = "droplets/";
+
 /// The blob key of a droplet's bits.
 pub fn droplet_key(guid: uuid::Uuid) -> String {
-    format!("droplets/{guid}")
+    format!("{DROPLETS_PREFIX}{guid}")
+}
+
+/// A blob in the store, as a listing shows it.
+#[derive(Clone, Debug)]
+pub struct StoredBlob {
+    pub key: String,
+    pub size: u64,
+    /// When it was last written or, for a local file, linked or renamed (a copy's hard link
+    /// keeps its source's modification time, not its change time).
+    pub modified: SystemTime,
+}
+
+/// A write started and neither committed nor discarded: in progress, or left by a process that
+/// died (or by a request to the store whose answer was lost).
+#[derive(Clone, Debug)]
+pub struct PendingWrite {
+    pub kind: PendingKind,
+    /// The key it writes into, where the store tells (S3 does, and a local copy's temporary
+    /// file; an upload's temporary file does not).
+    pub key: Option<String>,
+    /// Its name, as [`BlobWriter::pending`] gave it: what [`Blobstore::discard`] takes.
+    pub name: String,
+    pub started: SystemTime,
+}
+
+/// What a pending write is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PendingKind {
+    /// An S3 multipart upload.
+    MultipartUpload,
+    /// A local temporary file of an upload (or of a health probe).
+    TempFile,
+    /// A local temporary file of a copy into `key`: in flight while that droplet is there.
+    CopyTempFile,
 }
 
 #[async_trait::async_trait]
@@ -68,6 +112,26 @@ pub trait Blobstore: Send + Sync {
     /// written blob: `to` is visible only once complete and durable. [`BlobError::NotFound`] if
     /// there is no blob under `from`.
     async fn copy(&self, from: &str, to: &str) -> Result<(), BlobError>;
+
+    /// Every blob whose key starts with `prefix` (which ends with `/`).
+    async fn list(&self, prefix: &str) -> Result<Vec<StoredBlob>, BlobError>;
+
+    /// The blob under `key`, without its bits; [`BlobError::NotFound`] if there is none.
+    async fn stat(&self, key: &str) -> Result<StoredBlob, BlobError>;
+
+    /// The writes into keys under `prefix` that were started and neither committed nor
+    /// discarded, in progress ones included: S3's multipart uploads, the local store's temporary
+    /// files (whose names do not tell their keys: all of them).
+    async fn pending_writes(&self, prefix: &str) -> Result<Vec<PendingWrite>, BlobError>;
+
+    /// The whole blob under `key`, `len` bytes, for reading it through once (a scrub): in chunks
+    /// larger than a download's where the store reads faster so.
+    async fn scan(&self, key: &str, len: u64) -> Result<BlobStream, BlobError> {
+        match len {
+            0 => Ok(Box::pin(futures::stream::empty())),
+            _ => self.read(key, 0, len - 1).await,
+        }
+    }
 
     /// Checks that the store is reachable and takes writes, for `GET /healthz`, leaving nothing
     /// behind.

@@ -35,6 +35,10 @@ pub struct Config {
     /// without renewal (it renews every third of it). A replica that dies loses its holds after
     /// this long, and another replica then settles its jobs.
     pub lease_secs: u64,
+    /// How old, in seconds, a write into the store that no upload recorded (a multipart upload
+    /// whose client never learned of it, a temporary file of a process that died) must be before
+    /// recovery discards it. Larger than the longest an upload takes to record its write.
+    pub stale_write_grace_secs: u64,
     pub blobstore: BlobstoreConfig,
     pub auth: AuthConfig,
     pub metrics: MetricsConfig,
@@ -190,6 +194,7 @@ impl Default for Config {
             upload_idle_timeout_secs: 60,
             database_url: None,
             lease_secs: 30,
+            stale_write_grace_secs: 3600,
             blobstore: BlobstoreConfig::default(),
             auth: AuthConfig::default(),
             metrics: MetricsConfig::default(),
@@ -287,6 +292,9 @@ impl Config {
         }
         if !(1..=3600).contains(&self.lease_secs) {
             bail!("lease_secs must be between 1 and 3600");
+        }
+        if self.stale_write_grace_secs == 0 {
+            bail!("stale_write_grace_secs must be greater than 0");
         }
         if self.blobstore.signed_url_ttl_secs == 0 {
             bail!("blobstore.signed_url_ttl_secs must be greater than 0");

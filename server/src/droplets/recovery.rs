@@ -16,8 +16,14 @@
 //!
 //! The blob goes first and the job's row last, so a crash during recovery only repeats it (the
 //! take-over leased the job to the settling process, and that lease runs out too).
+//!
+//! Writes that no upload recorded (a multipart upload whose creation's answer was lost, a
+//! temporary file of a process that died before recording it) are swept too, once older than
+//! `stale_write_grace_secs`, the way `droplet-server check --repair` sweeps them
+//! (`crate::check::stale_writes`): a bucket without a lifecycle rule does not pile them up.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use droplet_api::CfError;
@@ -26,6 +32,7 @@ use uuid::Uuid;
 
 use super::{copy, delete};
 use crate::blobstore::{BlobError, Blobstore, droplet_key};
+use crate::check::stale_writes;
 use crate::errors::unknown_job_error;
 use crate::jobs::abandoned;
 use crate::jobs::runner::{JobOutcome, JobRunner};
@@ -37,6 +44,9 @@ use crate::time::now_secs;
 
 const UPLOAD_INTERRUPTED: &str =
     "The upload was interrupted: its server stopped; upload into a new droplet.";
+/// Bounds of how often stale writes are swept.
+const STALE_SWEEP_MIN: Duration = Duration::from_secs(10);
+const STALE_SWEEP_MAX: Duration = Duration::from_secs(15 * 60);
 const NO_DROPLET: &str = "The job was interrupted: its server stopped, and its record names no \
     droplet, so no droplet or bits were cleaned up.";
 
@@ -47,6 +57,8 @@ pub struct Recovery {
     pub blobs: Arc<dyn Blobstore>,
     pub jobs: JobRunner,
     pub metrics: Arc<Metrics>,
+    /// How old a write no upload recorded must be before it is discarded.
+    pub stale_write_grace: Duration,
     pub log: Logger,
 }
 
@@ -57,6 +69,21 @@ impl Recovery {
     pub async fn start(self) -> anyhow::Result<()> {
         self.settle_lapsed_uploads(self.store.single_process()).await?;
         self.settle_abandoned_jobs().await?;
+        let sweeper = self.clone();
+        tokio::spawn(async move {
+            // Listing a bucket's uploads is one request per thousand; a few times per grace
+            // period is plenty, at once included.
+            let every = (sweeper.stale_write_grace / 4).clamp(STALE_SWEEP_MIN, STALE_SWEEP_MAX);
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                if let Err(error) = sweeper.sweep_stale_writes().await {
+                    slog::error!(sweeper.log, "sweeping stale writes failed";
+                        "error" => format!("{error:#}"));
+                }
+            }
+        });
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(self.store.lease() / 2);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -146,6 +173,18 @@ impl Recovery {
             let released = self.store.release_upload_claim(*droplet, claim).await;
             released.context("freeing a droplet after a lapsed upload")?;
             self.metrics.recovered_upload_claims.inc();
+        }
+        Ok(())
+    }
+
+    /// Discards the writes no upload recorded that are older than the grace period.
+    async fn sweep_stale_writes(&self) -> anyhow::Result<()> {
+        let (store, blobs) = (&self.store, self.blobs.as_ref());
+        for write in stale_writes::find(store, blobs, self.stale_write_grace).await? {
+            if stale_writes::discard(store, blobs, &write).await? {
+                slog::warn!(self.log, "discarded a write no upload recorded";
+                    "key" => write.key.as_deref().unwrap_or("-"), "name" => &write.name);
+            }
         }
         Ok(())
     }

@@ -6,10 +6,11 @@
 //! One file per resource or mechanism: `droplets` (rows and their labels), `upload_claims` (the
 //! hold an upload in progress has on its droplet), `jobs` (job rows and their leases),
 //! `listing` (the list query, how it is answered and its SQL), `counts` (the counters that
-//! give list totals), `migrations` (the schema), `records` (the rows as
-//! the rest of the server sees them). The store calls nothing else of the server; its errors are
+//! give list totals), `consistency` (what the consistency check asks), `migrations` (the
+//! schema), `records` (the rows as the rest of the server sees them). The store calls nothing else of the server; its errors are
 //! [`StoreError`]s, which become CF errors in `crate::errors`.
 
+pub mod consistency;
 mod counts;
 pub mod droplets;
 mod jobs;

@@ -1,11 +1,14 @@
 //! The harness, one file per concern: the server under test as a child process (`server`), on
 //! PostgreSQL and as replicas (`postgres`), tokens for it (`tokens`), talking to it (`http`),
-//! droplets and tarballs (`droplets`), its blobstore as files (`blobs`), nginx in front of it
+//! droplets and tarballs (`droplets`), its blobstore as files (`blobs`), `droplet-server check`
+//! beside it (`check`), an S3 store under strain (`faulty_s3`), nginx in front of it
 //! (`nginx`), and assertions on what it answers (`assertions`).
 
 mod assertions;
 mod blobs;
+mod check;
 mod droplets;
+mod faulty_s3;
 mod http;
 mod nginx;
 mod postgres;
@@ -15,6 +18,7 @@ mod tokens;
 
 pub use assertions::*;
 pub use droplets::*;
+pub use faulty_s3::{FaultyS3, Strain};
 pub use http::*;
 pub use nginx::{Nginx, free_port};
 pub use postgres::on_postgres;

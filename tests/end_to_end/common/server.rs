@@ -18,9 +18,9 @@ use super::postgres::{BACKEND, Backend, PgDatabase, SharedStorage, TEST_LEASE_SE
 /// (`data/`), the configuration file and the server's log, which is printed when a test fails.
 pub struct TestServer {
     pub(super) root: TempDir,
-    config: Option<PathBuf>,
+    pub(super) config: Option<PathBuf>,
     /// Environment variables of the process beside the configuration (faults to inject).
-    env: Vec<(String, String)>,
+    pub(super) env: Vec<(String, String)>,
     child: Child,
     pub addr: SocketAddr,
     /// `http://ADDR`: the base of every link the server hands out.

@@ -1,5 +1,6 @@
 //! A real S3-protocol server for the S3 blobstore: `s3s-fs` (objects as files under a directory)
 //! behind `s3s`, which checks SigV4 signatures, presigned URLs included, against one access key.
+//! What S3 answers about multipart uploads and s3s-fs does not is `multipart_uploads`'s.
 //! It runs on a thread and runtime of its own, like the end-to-end tests' fake UAA, and can be
 //! stopped mid-test to play a store that went away: its port then refuses connections until it
 //! is restarted.
@@ -18,6 +19,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
+
+mod multipart_uploads;
 
 /// The one access key the server accepts, for other clients of the same bucket (the bench's
 /// reference uploader).
@@ -122,6 +125,7 @@ impl S3Server {
         let filesystem = s3s_fs::FileSystem::new(&self.root).expect("s3s-fs on its directory");
         let mut builder = S3ServiceBuilder::new(filesystem);
         builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+        builder.set_route(multipart_uploads::MultipartUploads { root: self.root.clone() });
         let service = builder.build();
         listener.set_nonblocking(true).expect("a non-blocking listener");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

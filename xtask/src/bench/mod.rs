@@ -13,6 +13,8 @@
 //!   once. Both with our server's peak memory.
 //! - Lists (`lists`): every list query at 50,000 and 500,000 droplets, on SQLite and on
 //!   PostgreSQL, and how each grows.
+//! - The check (`scrub`, `--only check`): `droplet-server check --deep` reading a local store
+//!   through, against `sha256sum` reading the same files, from a cold page cache.
 //!
 //! With `--baseline` (a droplet-server binary, or a git revision, which `baseline` builds) every
 //! measurement of our server is also made of that build, in the same rounds: a before and after
@@ -43,6 +45,7 @@ mod ours;
 mod process;
 mod report;
 mod s3;
+mod scrub;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -76,13 +79,16 @@ pub struct BenchArgs {
     /// A real droplet (a gzipped tarball) to upload instead of the generated compressible one.
     #[arg(long)]
     app_tgz: Option<PathBuf>,
-    /// Run only the rounds against nginx and S3, only the fan-out, or only the lists.
+    /// Run only the rounds against nginx and S3, only the fan-out, only the lists, or only the
+    /// check's read-through against sha256sum (`check`, which everything else leaves out).
     #[arg(long, value_enum, default_value_t = Only::Everything)]
     only: Only,
     #[command(flatten)]
     fanout: fanout::FanOutArgs,
     #[command(flatten)]
     lists: lists::ListArgs,
+    #[command(flatten)]
+    scrub: scrub::ScrubArgs,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -91,10 +97,22 @@ enum Only {
     Rounds,
     Fanout,
     Lists,
+    Check,
 }
 
 pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
     prerequisites::for_bench();
+    if args.only == Only::Check {
+        let target = target_dir(root);
+        let bins = ours::build(root, &target)?;
+        let cache = target.join("bench");
+        std::fs::create_dir_all(&cache)?;
+        let kind = Kind::Random { gzip_level: args.gzip_level };
+        let droplet = Droplet::cached(&cache, args.scrub.droplet_mib(), kind)?;
+        let run_dir = tempfile::Builder::new().prefix("run-").tempdir_in(&cache)?;
+        scrub::run(&args.scrub, &bins.server, &droplet, args.rounds, run_dir.path())?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let Some(nginx_bin) = nginx::find_binary() else {
         eprintln!("nginx is not installed: apt-get install -y nginx");
         return Ok(ExitCode::FAILURE);
@@ -112,11 +130,11 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
     // to the cached droplets: the same filesystem for every server, and not a tmpfs.
     let run_dir = tempfile::Builder::new().prefix("run-").tempdir_in(&cache)?;
     let rounds = match args.only {
-        Only::Fanout | Only::Lists => None,
+        Only::Fanout | Only::Lists | Only::Check => None,
         _ => Some(rounds(root, &args, &builds, &bins, &nginx_bin, &cache, run_dir.path())?),
     };
     let fanout = match args.only {
-        Only::Rounds | Only::Lists => None,
+        Only::Rounds | Only::Lists | Only::Check => None,
         _ => {
             let dir = run_dir.path().join("fanout");
             Some(fanout::run(root, &args.fanout, &builds, &nginx_bin, &cache, &dir)?)
