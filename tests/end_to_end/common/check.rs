@@ -31,7 +31,7 @@ impl CheckRun {
             .expect("findings")
             .iter()
             .map(|finding| {
-                let subject = ["droplet", "key", "name", "job"]
+                let subject = ["job", "droplet", "key", "name"]
                     .iter()
                     .find_map(|field| finding[*field].as_str())
                     .expect("a finding names its subject");

@@ -115,7 +115,7 @@ fn fate(strain: &Strain, request: &hyper::Request<Incoming>) -> Fate {
     if creates_upload {
         let nth = strain.cut_every_nth_create.load(Ordering::SeqCst);
         let count = strain.creates.fetch_add(1, Ordering::SeqCst) + 1;
-        if nth > 0 && count % nth == 0 {
+        if nth > 0 && count.is_multiple_of(nth) {
             return Fate::Cut;
         }
     }
