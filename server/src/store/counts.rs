@@ -1,113 +1,141 @@
-//! Counts of droplets kept by the database itself (migration 8's triggers): by state, by label
-//! value and by label key. A count is the sum of a group's rows in an append-only table, which
-//! [`MetadataStore::compact_counts`] folds back into one row per group, so that reading one
-//! never grows with the number of droplets.
+//! Counts of droplets kept by the database itself (migration 9's triggers): per state, and per
+//! label value, label key and pair of them in each state. A count is a total in `droplet_tallies` plus the
+//! deltas written since [`MetadataStore::compact_counts`] last moved them into the totals, so
+//! reading one never grows with the number of droplets.
 
 use std::time::Duration;
 
 use slog::Logger;
 use sqlx::Row;
 
+use super::listing::TimeRange;
+use super::migrations::{BUCKET_SECONDS, bucket_value};
+use super::statement::Sql;
 use super::{MetadataStore, StoreError};
 
-/// How often the counters are compacted: each second's writes add one row per change, and a
-/// count sums the rows added since the last compaction.
+/// How often the deltas are moved into the totals: a count sums the deltas written since.
 const COMPACTION_INTERVAL: Duration = Duration::from_secs(1);
 
-/// A counter table and the columns that name its groups.
-struct Counter {
-    table: &'static str,
-    group: &'static str,
+/// PostgreSQL: after moving this many deltas at once (a burst of writes), vacuum the delta table
+/// straight away, so that counts do not read its dead rows until autovacuum comes by.
+const VACUUM_AFTER: i64 = 10_000;
+
+/// A label requirement's positive form: a key, and the values one of which it must have (any
+/// value when `None`; never an empty list).
+pub(super) type Held<'a> = (&'a str, Option<&'a [String]>);
+
+/// A set of droplets the counters count: those in `states` (in any state when `None`) that
+/// hold every label of `labels` (none, one, or two with different keys).
+pub(super) struct Counted<'a> {
+    pub labels: Vec<Held<'a>>,
+    pub states: Option<&'a [String]>,
 }
 
-const COUNTERS: [Counter; 3] = [
-    Counter { table: "droplet_count_deltas", group: "state" },
-    Counter { table: "droplet_label_count_deltas", group: "key, value" },
-    Counter { table: "droplet_label_key_count_deltas", group: "key" },
-];
+/// Binds `values`; returns `$a, $b, ...`.
+fn list<'v>(sql: &mut Sql, values: impl IntoIterator<Item = &'v str>) -> String {
+    values.into_iter().map(|value| sql.text(value)).collect::<Vec<_>>().join(", ")
+}
+
+/// `<key column> = $k AND <value column> IN (...)` of a label's tally columns, `*` for any value.
+fn label(
+    sql: &mut Sql,
+    (key, values): Held<'_>,
+    (key_column, value_column): (&str, &str),
+) -> String {
+    let values: Vec<&str> = match values {
+        None => vec!["*"],
+        Some(values) => values.iter().map(String::as_str).collect(),
+    };
+    format!("{key_column} = {} AND {value_column} IN ({})", sql.text(key), list(sql, values))
+}
+
+/// ` AND <column> IN (...)` of `states` (nothing for any state).
+fn in_states(sql: &mut Sql, column: &str, states: Option<&[String]>) -> String {
+    match states {
+        Some(states) => format!(" AND {column} IN ({})", sql.texts(states)),
+        None => String::new(),
+    }
+}
+
+/// The tally group of droplets holding `labels`: a pair's either way round (the key order is
+/// the database's collation, which the pair's triggers compared in).
+fn group(sql: &mut Sql, labels: &[Held<'_>]) -> String {
+    let (key1, key2) = (("key1", "value1"), ("key2", "value2"));
+    match *labels {
+        [] => "key1 = '' AND value1 = '' AND key2 = '' AND value2 = ''".to_owned(),
+        [one] => format!("{} AND key2 = '' AND value2 = ''", label(sql, one, key1)),
+        [a, b] => {
+            let ab = format!("{} AND {}", label(sql, a, key1), label(sql, b, key2));
+            let ba = format!("{} AND {}", label(sql, b, key1), label(sql, a, key2));
+            format!("(({ab}) OR ({ba}))")
+        }
+        _ => unreachable!("the counters count no more than two labels at once"),
+    }
+}
 
 impl MetadataStore {
-    /// The number of droplets, or of those in `states`.
-    pub(super) async fn count_in_states(
-        &self,
-        states: Option<&[String]>,
-    ) -> Result<u64, StoreError> {
-        let mut sql =
-            "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM droplet_count_deltas".to_owned();
-        if let Some(states) = states {
-            sql.push_str(&format!(" WHERE state IN ({})", placeholders(1, states.len())));
-        }
-        let mut query = sqlx::query(&sql);
-        for state in states.unwrap_or_default() {
-            query = query.bind(state.clone());
-        }
-        let n: i64 = query.fetch_one(&self.pool).await?.try_get("n")?;
-        Ok(n.max(0) as u64)
+    /// The size of each set, read in one statement.
+    pub(super) async fn counts(&self, sets: &[Counted<'_>]) -> Result<Vec<u64>, StoreError> {
+        let sql = counts_statement(self.single_process, sets);
+        let row = sql.query().fetch_one(&self.pool).await?;
+        let count = |i: usize| row.try_get::<i64, _>(i).map(|n| n.max(0) as u64);
+        Ok((0..sets.len()).map(count).collect::<Result<_, _>>()?)
     }
 
-    /// The number of droplets with label `key`, or with `key` set to one of `values`.
-    pub(super) async fn count_labelled(
-        &self,
-        key: &str,
-        values: Option<&[String]>,
-    ) -> Result<u64, StoreError> {
-        let sql = match values {
-            None => "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n
-                     FROM droplet_label_key_count_deltas WHERE key = $1"
-                .to_owned(),
-            Some(values) => format!(
-                "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n
-                 FROM droplet_label_count_deltas WHERE key = $1 AND value IN ({})",
-                placeholders(2, values.len())
-            ),
-        };
-        let mut query = sqlx::query(&sql).bind(key.to_owned());
-        for value in values.unwrap_or_default() {
-            query = query.bind(value.clone());
+    /// The number of droplets (in `states`) whose `column` (`created_at` or `updated_at`) is
+    /// within `from..=to` (unbounded where `None`).
+    pub(super) async fn count_in_range(&self, range: &TimeRange) -> Result<u64, StoreError> {
+        match range_statement(self.single_process, range) {
+            Some(sql) => Ok(sql.count(&self.pool).await?),
+            None => Ok(0),
         }
-        let n: i64 = query.fetch_one(&self.pool).await?.try_get("n")?;
-        Ok(n.max(0) as u64)
     }
 
-    /// Folds the counter rows written since the last compaction into one row per group, one
-    /// table per transaction.
+    /// Moves the deltas written since the last compaction into the totals, in one transaction,
+    /// and drops the totals that came to nothing.
     pub async fn compact_counts(&self) -> Result<(), StoreError> {
-        for Counter { table, group } in COUNTERS {
-            let mut tx = self.pool.begin().await?;
-            if self.single_process {
-                // SQLite: the first statement takes the database's one write lock, so nothing
-                // is added between the sum and the delete. A group that sums to nothing goes.
-                for statement in [
-                    format!(
-                        "INSERT INTO {table} ({group}, n, fresh)
-                         SELECT {group}, SUM(n), 2 FROM {table}
-                         WHERE ({group}) IN (SELECT {group} FROM {table} WHERE fresh = 1)
-                         GROUP BY {group} HAVING SUM(n) <> 0"
-                    ),
-                    format!(
-                        "DELETE FROM {table} WHERE fresh <> 2
-                         AND ({group}) IN (SELECT {group} FROM {table} WHERE fresh = 1)"
-                    ),
-                    format!("UPDATE {table} SET fresh = 0 WHERE fresh = 2"),
-                ] {
-                    sqlx::query(&statement).execute(&mut *tx).await?;
-                }
-            } else {
-                // PostgreSQL: one statement removes the rows it saw and adds their sum; rows
-                // written meanwhile are not in its snapshot and stay, and a compaction running
-                // at once on a replica skips the rows this one removed.
-                sqlx::query(&format!(
-                    "WITH gone AS (
-                        DELETE FROM {table}
-                        WHERE ({group}) IN (SELECT {group} FROM {table} WHERE fresh = 1)
-                        RETURNING {group}, n)
-                     INSERT INTO {table} ({group}, n, fresh)
-                     SELECT {group}, SUM(n), 0 FROM gone GROUP BY {group} HAVING SUM(n) <> 0"
-                ))
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await?;
+        let mut tx = self.pool.begin().await?;
+        let moved: i64 = if self.single_process {
+            // SQLite: the first statement takes the database's one write lock, so nothing is
+            // added between the move and the delete.
+            sqlx::query(
+                "INSERT INTO droplet_tallies (key1, value1, key2, value2, state, n)
+                 SELECT key1, value1, key2, value2, state, SUM(n) FROM droplet_tally_deltas
+                 WHERE 1 = 1 GROUP BY key1, value1, key2, value2, state
+                 ON CONFLICT (key1, value1, key2, value2, state) DO UPDATE SET n = n + excluded.n",
+            )
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM droplet_tally_deltas").execute(&mut *tx).await?.rows_affected()
+                as i64
+        } else {
+            // PostgreSQL: one statement removes the deltas it saw and adds them up; deltas
+            // written meanwhile are not in its snapshot and stay, and a compaction running at
+            // once on a replica skips the rows this one removed. Totals are updated in one order,
+            // so that two compactions cannot deadlock.
+            sqlx::query(
+                "WITH gone AS (
+                    DELETE FROM droplet_tally_deltas
+                    RETURNING key1, value1, key2, value2, state, n),
+                 folded AS (
+                    INSERT INTO droplet_tallies (key1, value1, key2, value2, state, n)
+                    SELECT key1, value1, key2, value2, state, SUM(n) FROM gone
+                    GROUP BY key1, value1, key2, value2, state
+                    ORDER BY key1, value1, key2, value2, state
+                    ON CONFLICT (key1, value1, key2, value2, state)
+                    DO UPDATE SET n = droplet_tallies.n + EXCLUDED.n)
+                 SELECT CAST(COUNT(*) AS BIGINT) AS n FROM gone",
+            )
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("n")?
+        };
+        if moved > 0 {
+            sqlx::query("DELETE FROM droplet_tallies WHERE n = 0").execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        if moved >= VACUUM_AFTER && !self.single_process {
+            sqlx::query("VACUUM droplet_tally_deltas").execute(&self.pool).await?;
         }
         Ok(())
     }
@@ -128,7 +156,103 @@ impl MetadataStore {
     }
 }
 
-/// `$first, $first+1, ...`, `n` of them.
-fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+/// The statement that reads the size of each set, in columns `c0`, `c1`, ...
+pub(super) fn counts_statement(sqlite: bool, sets: &[Counted<'_>]) -> Sql {
+    let mut sql = Sql::new(sqlite);
+    let mut columns = Vec::with_capacity(sets.len());
+    for (i, set) in sets.iter().enumerate() {
+        let many = match set.labels[..] {
+            [a, b] => {
+                let held = [a, b].map(|(key, values)| {
+                    let mut condition = format!("l.key = {}", sql.text(key));
+                    if let Some(values) = values {
+                        condition.push_str(&format!(" AND l.value IN ({})", sql.texts(values)));
+                    }
+                    format!(
+                        "EXISTS (SELECT 1 FROM droplet_labels l
+                            WHERE l.droplet_guid = w.droplet_guid AND {condition})"
+                    )
+                });
+                format!(
+                    " + (SELECT COUNT(*) FROM droplets_with_many_labels w
+                      JOIN droplets d ON d.guid = w.droplet_guid
+                      WHERE {} AND {}{})",
+                    held[0],
+                    held[1],
+                    in_states(&mut sql, "d.state", set.states),
+                )
+            }
+            _ => String::new(),
+        };
+        let mut sum = |table: &str| {
+            let group = group(&mut sql, &set.labels);
+            let states = in_states(&mut sql, "state", set.states);
+            format!("COALESCE((SELECT SUM(n) FROM {table} WHERE {group}{states}), 0)")
+        };
+        let (totals, deltas) = (sum("droplet_tallies"), sum("droplet_tally_deltas"));
+        columns.push(format!("CAST({totals} + {deltas}{many} AS BIGINT) AS c{i}"));
+    }
+    sql.push(&format!("SELECT {}", columns.join(", ")));
+    sql
+}
+
+/// The statement that counts a time range (as `n`): the time buckets the range covers whole,
+/// and the droplets of the partial buckets at its ends, from the column's index. None for an
+/// empty range.
+pub(super) fn range_statement(sqlite: bool, range: &TimeRange) -> Option<Sql> {
+    let TimeRange { column, from, to, states } = range;
+    let (column, from, to, states) = (*column, *from, *to, states.as_deref());
+    if let (Some(from), Some(to)) = (from, to)
+        && from > to
+    {
+        return None;
+    }
+    let mut sql = Sql::new(sqlite);
+    // The buckets wholly within the range: `first..=last`.
+    let first = from.map(|from| {
+        from.div_euclid(BUCKET_SECONDS) + i64::from(from.rem_euclid(BUCKET_SECONDS) != 0)
+    });
+    let last = to.map(|to| (to + 1).div_euclid(BUCKET_SECONDS) - 1);
+    let mut parts = Vec::new();
+    let count = |sql: &mut Sql, start: i64, end: i64| {
+        let (start, end) = (sql.int(start), sql.int(end));
+        let states = in_states(sql, "d.state", states);
+        format!(
+            "(SELECT COUNT(*) FROM droplets d
+              WHERE d.{column} >= {start} AND d.{column} <= {end}{states})"
+        )
+    };
+    if first.zip(last).is_none_or(|(first, last)| first <= last) {
+        let key = if column == "created_at" { "@created" } else { "@updated" };
+        for table in ["droplet_tallies", "droplet_tally_deltas"] {
+            let mut group = format!("key1 = {}", sql.text(key));
+            if let Some(first) = first {
+                group.push_str(&format!(" AND value1 >= {}", sql.text(&bucket_value(first))));
+            }
+            if let Some(last) = last {
+                group.push_str(&format!(" AND value1 <= {}", sql.text(&bucket_value(last))));
+            }
+            let states = in_states(&mut sql, "state", states);
+            parts.push(format!(
+                "COALESCE((SELECT SUM(n) FROM {table}
+                    WHERE {group} AND key2 = '' AND value2 = ''{states}), 0)"
+            ));
+        }
+        // The partial buckets at the ends.
+        if let (Some(from), Some(first)) = (from, first)
+            && from < first * BUCKET_SECONDS
+        {
+            parts.push(count(&mut sql, from, first * BUCKET_SECONDS - 1));
+        }
+        if let (Some(to), Some(last)) = (to, last)
+            && (last + 1) * BUCKET_SECONDS <= to
+        {
+            parts.push(count(&mut sql, (last + 1) * BUCKET_SECONDS, to));
+        }
+    } else {
+        // Within two buckets: the range's droplets, from the index.
+        parts.push(count(&mut sql, from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX)));
+    }
+    sql.push(&format!("SELECT CAST({} AS BIGINT) AS n", parts.join(" + ")));
+    Some(sql)
 }

@@ -17,6 +17,7 @@ mod jobs;
 pub mod listing;
 mod migrations;
 pub mod records;
+mod statement;
 #[cfg(test)]
 mod test_support;
 pub mod upload_claims;

@@ -120,6 +120,15 @@ pub fn droplets(n: usize, seed: u64) -> Vec<DropletRecord> {
 }
 
 impl MetadataStore {
+    /// The last migration applied.
+    pub async fn schema_version(&self) -> i64 {
+        let row = sqlx::query("SELECT MAX(version) AS v FROM schema_migrations")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap();
+        sqlx::Row::try_get(&row, "v").unwrap()
+    }
+
     /// Inserts droplets with their labels, as creating them would, many rows a statement.
     pub async fn insert_droplets(&self, droplets: &[DropletRecord]) {
         let mut tx = self.pool.begin().await.unwrap();

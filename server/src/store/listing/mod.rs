@@ -13,7 +13,7 @@ mod sql;
 #[cfg(test)]
 mod tests;
 
-pub use query::{DropletListQuery, LabelRequirement, OrderBy, TimeFilter};
+pub use query::{DropletListQuery, LabelRequirement, OrderBy, TimeFilter, TimeRange};
 
 use super::records::{DropletRecord, droplet_from_row};
 use super::{MetadataStore, StoreError};
@@ -27,6 +27,7 @@ impl MetadataStore {
         let known = plan::KnownCounts::read(self, &query.filter).await?;
         let total = match plan::count(&query.filter, &known) {
             plan::Count::Known(total) => total,
+            plan::Count::Range(range) => self.count_in_range(&range).await?,
             plan::Count::Query(sql) => sql.count(&self.pool).await?,
             plan::Count::AllBut(all, sql) => all.saturating_sub(sql.count(&self.pool).await?),
         };

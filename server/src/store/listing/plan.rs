@@ -1,20 +1,22 @@
 //! How a list is answered. The counters give, for nothing, how many droplets are in the
-//! filter's states and how many hold each label requirement's positive form (`key`, or `key`
-//! with one of its values); from those this picks statements whose cost is bounded by the page
-//! or by the smallest of those sets, never by the table:
+//! filter's states and how many of those hold each label requirement's positive form (`key`, or
+//! `key` with one of its values), and both of two; from those this picks statements whose cost
+//! is bounded by the page or by the smallest of those sets, never by the table:
 //!
-//! - the total is a counter, or a counter less another (a negated requirement), or a count of
-//!   the smallest set known to hold every match (a label's droplets, a state's, the guids or
-//!   the app asked for, a time range), checked against the rest of the filter;
+//! - the total is a counter, or counters added and taken away (negated requirements, two
+//!   requirements), or a time range's hours; otherwise (three label requirements or more, the
+//!   guids or the app asked for, a time with a label) a count of the smallest set known to hold
+//!   every match, checked against the rest of the filter;
 //! - the page walks the index of the list's order (with the state in front for one state) and
 //!   stops after the page, unless the matches are so sparse that the walk would pass over more
-//!   droplets than the smallest label set holds: then the page is that set, sorted.
+//!   droplets than a set known to hold them all: then the page is that set, sorted.
 //!
 //! Either way only the page's guids are ordered and paged (from an index, for a walk), and the
 //! page's rows are read last, by guid.
 
-use super::query::{DropletFilter, DropletListQuery, OrderBy};
+use super::query::{DropletFilter, DropletListQuery, OrderBy, TimeRange};
 use super::sql::{Index, Sql, conditions, labelled};
+use crate::store::counts::{Counted, Held};
 use crate::store::{MetadataStore, StoreError};
 
 /// What the counters say about a filter (and which database said it).
@@ -24,29 +26,66 @@ pub struct KnownCounts {
     pub all: u64,
     /// Droplets in the filter's states (all of them when it names none).
     pub in_states: u64,
-    /// For each label requirement, in order, the droplets holding its positive form.
+    /// For each label requirement, in order, the droplets holding its positive form: the size
+    /// of the set a statement reads from the label index.
     pub labelled: Vec<u64>,
+    /// The same, of those in the filter's states.
+    pub labelled_in_states: Vec<u64>,
+    /// With two label requirements, the droplets in the filter's states holding both positive
+    /// forms.
+    pub both: Option<u64>,
 }
 
 impl KnownCounts {
     pub async fn read(store: &MetadataStore, filter: &DropletFilter) -> Result<Self, StoreError> {
-        let all = store.count_in_states(None).await?;
-        let in_states = match &filter.states {
-            Some(states) => store.count_in_states(Some(states)).await?,
-            None => all,
-        };
-        let mut labelled = Vec::with_capacity(filter.labels.len());
-        for requirement in &filter.labels {
-            let (_, key, values) = requirement.parts();
-            labelled.push(store.count_labelled(key, values).await?);
+        let states = filter.states.as_deref();
+        let held: Vec<Held<'_>> =
+            filter.labels.iter().map(|r| r.parts()).map(|(_, k, v)| (k, v)).collect();
+        let mut sets = vec![Counted { labels: Vec::new(), states: None }];
+        sets.extend(states.map(|states| Counted { labels: Vec::new(), states: Some(states) }));
+        sets.extend(held.iter().map(|&label| Counted { labels: vec![label], states: None }));
+        if states.is_some() {
+            sets.extend(held.iter().map(|&label| Counted { labels: vec![label], states }));
         }
-        Ok(KnownCounts { sqlite: store.single_process, all, in_states, labelled })
+        let intersection;
+        let both = match held[..] {
+            [(a, Some(x)), (b, Some(y))] if a == b => {
+                intersection = x.iter().filter(|v| y.contains(v)).cloned().collect::<Vec<_>>();
+                (!intersection.is_empty()).then(|| vec![(a, Some(&intersection[..]))])
+            }
+            [(a, x), (b, y)] if a == b => Some(vec![(a, x.or(y))]),
+            [a, b] => Some(vec![a, b]),
+            _ => None,
+        };
+        let pair = filter.labels.len() == 2;
+        sets.extend(both.map(|labels| Counted { labels, states }));
+        let counts = store.counts(&sets).await?;
+        let mut counts = counts.into_iter();
+        let all = counts.next().unwrap_or_default();
+        let in_states = if states.is_some() { counts.next().unwrap_or_default() } else { all };
+        let labelled: Vec<u64> = counts.by_ref().take(held.len()).collect();
+        let labelled_in_states = match states {
+            Some(_) => counts.by_ref().take(held.len()).collect(),
+            None => labelled.clone(),
+        };
+        // Two requirements that no droplet can hold at once: a key with no value in common.
+        let both = pair.then(|| counts.next().unwrap_or_default());
+        Ok(KnownCounts {
+            sqlite: store.single_process,
+            all,
+            in_states,
+            labelled,
+            labelled_in_states,
+            both,
+        })
     }
 }
 
 /// How a list's total is found.
 pub enum Count {
     Known(u64),
+    /// The droplets in a time range, from the time buckets (`MetadataStore::count_in_range`).
+    Range(TimeRange),
     /// `SELECT COUNT(*) AS n ...`.
     Query(Sql),
     /// The first number less what the statement counts.
@@ -73,13 +112,27 @@ pub fn count(filter: &DropletFilter, known: &KnownCounts) -> Count {
     if !narrows_rows(filter) {
         match filter.labels.as_slice() {
             [] => return Count::Known(known.in_states),
-            [requirement] if filter.states.is_none() => {
-                let held = known.labelled[0];
+            [requirement] => {
+                let held = known.labelled_in_states[0];
                 let negated = requirement.parts().0;
-                return Count::Known(if negated { known.all.saturating_sub(held) } else { held });
+                let in_states = known.in_states;
+                return Count::Known(if negated { in_states.saturating_sub(held) } else { held });
+            }
+            [a, b] if let Some(both) = known.both => {
+                // Inclusion and exclusion, from the droplets holding each and both.
+                let (held_a, held_b) = (known.labelled_in_states[0], known.labelled_in_states[1]);
+                return Count::Known(match (a.parts().0, b.parts().0) {
+                    (false, false) => both,
+                    (false, true) => held_a.saturating_sub(both),
+                    (true, false) => held_b.saturating_sub(both),
+                    (true, true) => (known.in_states + both).saturating_sub(held_a + held_b),
+                });
             }
             _ => {}
         }
+    }
+    if let Some(range) = TimeRange::of(filter) {
+        return Count::Range(range);
     }
     if !by_guid && let Some((driver, held)) = smallest_label_set(filter, known) {
         if held <= known.in_states {
@@ -177,6 +230,9 @@ pub enum Source {
     States,
     /// The guids or the app asked for (few droplets), sorted.
     Named,
+    /// The droplets in a time range of the column the list is not ordered by, from that
+    /// column's index, sorted (the filter has no other condition, so they are the matches).
+    Range,
 }
 
 /// Picks where the page comes from: a walk passes over about `(offset + per_page) × walked /
@@ -196,7 +252,24 @@ pub fn source(query: &DropletListQuery, offset: u64, total: u64, known: &KnownCo
     if states > 1 {
         best = best.min((known.in_states, Source::States));
     }
+    if only_ranges_off_the_order(query) {
+        best = best.min((total, Source::Range));
+    }
     best.1
+}
+
+/// Whether the filter is time ranges alone, all on the column the list is not ordered by.
+fn only_ranges_off_the_order(query: &DropletListQuery) -> bool {
+    let filter = &query.filter;
+    let (on_order, off_order) = match query.order_by {
+        OrderBy::CreatedAt => (&filter.created_at, &filter.updated_at),
+        OrderBy::UpdatedAt => (&filter.updated_at, &filter.created_at),
+    };
+    let others = filter.guids.is_some()
+        || filter.app_guids.is_some()
+        || filter.states.is_some()
+        || !filter.labels.is_empty();
+    !others && on_order.is_empty() && !off_order.is_empty()
 }
 
 /// The statement that reads page `offset / per_page` of `total` matches.
@@ -204,13 +277,14 @@ pub fn page(query: &DropletListQuery, offset: u64, total: u64, known: &KnownCoun
     let filter = &query.filter;
     let mut sql = Sql::new(known.sqlite);
     let (column, direction) = order(query);
-    let inner = match source(query, offset, total, known) {
+    let source = source(query, offset, total, known);
+    let inner = match source {
         Source::Label(driver) => {
             let from = from_label(&mut sql, filter, driver, Some(column));
             // The rows come out of the subquery as `d`, for the order below.
             format!("SELECT d.guid FROM ({from}) d WHERE 1 = 1")
         }
-        Source::States | Source::Named => {
+        Source::States | Source::Named | Source::Range => {
             let conditions = conditions(&mut sql, filter, None, Index::Any);
             format!("SELECT d.guid FROM droplets d WHERE {conditions}")
         }
@@ -219,9 +293,13 @@ pub fn page(query: &DropletListQuery, offset: u64, total: u64, known: &KnownCoun
             format!("SELECT d.guid FROM droplets d WHERE {conditions}")
         }
     };
+    // A set is sorted, not walked: SQLite, which plans without statistics, would otherwise
+    // walk the order's index to save the sort (its documented unary `+` keeps a term from any
+    // index).
+    let sorted = if known.sqlite && source != Source::Walk { "+" } else { "" };
     let (limit, offset) = (sql.int(query.per_page as i64), sql.int(offset as i64));
     sql.push(&format!(
-        "SELECT o.* FROM ({inner} ORDER BY d.{column} {direction}, d.guid {direction}
+        "SELECT o.* FROM ({inner} ORDER BY {sorted}d.{column} {direction}, d.guid {direction}
             LIMIT {limit} OFFSET {offset}) p
          CROSS JOIN droplets o WHERE o.guid = p.guid
          ORDER BY o.{column} {direction}, o.guid {direction}"

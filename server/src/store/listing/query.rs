@@ -58,3 +58,44 @@ pub enum TimeFilter {
     After(i64),
     AtOrAfter(i64),
 }
+
+/// The droplets (in `states`) whose `column` is within `from..=to` (unbounded where `None`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimeRange {
+    pub column: &'static str,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub states: Option<Vec<String>>,
+}
+
+impl TimeRange {
+    /// The filter as one time range, if it is one: comparisons on one of the times, with
+    /// nothing else but states.
+    pub fn of(filter: &DropletFilter) -> Option<TimeRange> {
+        let others = filter.guids.is_some() || filter.app_guids.is_some();
+        let (column, times) = match (&filter.created_at[..], &filter.updated_at[..]) {
+            (times, []) if !times.is_empty() => ("created_at", times),
+            ([], times) if !times.is_empty() => ("updated_at", times),
+            _ => return None,
+        };
+        if others || !filter.labels.is_empty() {
+            return None;
+        }
+        let mut range = TimeRange { column, from: None, to: None, states: filter.states.clone() };
+        for time in times {
+            let (from, to) = match *time {
+                TimeFilter::Equals(_) => return None,
+                TimeFilter::Before(t) => (None, Some(t.saturating_sub(1))),
+                TimeFilter::AtOrBefore(t) => (None, Some(t)),
+                TimeFilter::After(t) => (Some(t.saturating_add(1)), None),
+                TimeFilter::AtOrAfter(t) => (Some(t), None),
+            };
+            range.from = range.from.max(from);
+            range.to = match (range.to, to) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        Some(range)
+    }
+}

@@ -1,82 +1,7 @@
-//! The SQL of a list: a statement with its bind values, and each filter requirement as a
-//! condition on a droplet row `d`.
-
-use sqlx::Row;
-use sqlx::any::AnyRow;
+//! The SQL of a list: each filter requirement as a condition on a droplet row `d`.
 
 use super::query::{DropletFilter, LabelRequirement, TimeFilter};
-
-/// A value bound to a statement.
-#[derive(Clone, Debug)]
-enum Bind {
-    Text(String),
-    Int(i64),
-}
-
-/// A statement being written, with the values bound to its `$N` placeholders.
-#[derive(Clone, Debug)]
-pub struct Sql {
-    pub text: String,
-    binds: Vec<Bind>,
-    /// SQLite, or else PostgreSQL: where their planners need telling apart.
-    sqlite: bool,
-}
-
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
-
-impl Sql {
-    pub fn new(sqlite: bool) -> Sql {
-        Sql { text: String::new(), binds: Vec::new(), sqlite }
-    }
-
-    pub fn push(&mut self, text: &str) -> &mut Self {
-        self.text.push_str(text);
-        self
-    }
-
-    /// Binds a text value; returns its placeholder.
-    pub fn text(&mut self, value: &str) -> String {
-        self.binds.push(Bind::Text(value.to_owned()));
-        format!("${}", self.binds.len())
-    }
-
-    pub fn int(&mut self, value: i64) -> String {
-        self.binds.push(Bind::Int(value));
-        format!("${}", self.binds.len())
-    }
-
-    /// Binds a list of text values; returns `$a, $b, ...`.
-    pub fn texts(&mut self, values: &[String]) -> String {
-        values.iter().map(|value| self.text(value)).collect::<Vec<_>>().join(", ")
-    }
-
-    /// The same statement behind `prefix` (`EXPLAIN ...`).
-    #[cfg(test)]
-    pub fn prefixed(&self, prefix: &str) -> Sql {
-        Sql { text: format!("{prefix}{}", self.text), ..self.clone() }
-    }
-
-    pub fn query(&self) -> AnyQuery<'_> {
-        let mut query = sqlx::query(&self.text);
-        for bind in &self.binds {
-            query = match bind {
-                Bind::Text(text) => query.bind(text.clone()),
-                Bind::Int(n) => query.bind(*n),
-            };
-        }
-        query
-    }
-
-    /// Runs a `SELECT COUNT(*) AS n ...`.
-    pub async fn count(&self, pool: &sqlx::AnyPool) -> Result<u64, sqlx::Error> {
-        let n: i64 = self.query().fetch_one(pool).await?.try_get("n")?;
-        Ok(n.max(0) as u64)
-    }
-
-    pub async fn fetch_all(&self, pool: &sqlx::AnyPool) -> Result<Vec<AnyRow>, sqlx::Error> {
-        self.query().fetch_all(pool).await
-    }
-}
+pub use crate::store::statement::Sql;
 
 /// Which of the droplets' indexes a statement's conditions may lead the database to.
 #[derive(Clone, Copy)]
@@ -144,14 +69,18 @@ pub fn conditions(
     if clauses.is_empty() { "1 = 1".to_owned() } else { clauses.join(" AND ") }
 }
 
-/// A label requirement on the droplet `guid`: a look-up of its label by the primary key. It is
-/// written as a scalar subquery (a droplet has at most one label per key), which both
-/// databases run row by row: as `EXISTS`, PostgreSQL may turn it into a join that reads every
-/// droplet to hash it.
+/// A label requirement on the droplet `guid`: a look-up of its label by key. It is written as a
+/// scalar subquery (a droplet has at most one label per key), which both databases run row by
+/// row: as `EXISTS`, PostgreSQL may turn it into a join that reads every droplet to hash it.
+/// SQLite would look a value up by the primary key `(droplet_guid, key)` and then read the row
+/// for the value; the selector index `(key, value, droplet_guid)` answers from the index alone,
+/// in half the time (`INDEXED BY` is SQLite's documented way to name it).
 fn label_condition(sql: &mut Sql, requirement: &LabelRequirement, guid: &str) -> String {
     let (negated, key, values) = requirement.parts();
+    let by_value =
+        if sql.sqlite && values.is_some() { " INDEXED BY droplet_labels_selector" } else { "" };
     let mut lookup = format!(
-        "(SELECT 1 FROM droplet_labels l WHERE l.droplet_guid = {guid} AND l.key = {}",
+        "(SELECT 1 FROM droplet_labels l{by_value} WHERE l.droplet_guid = {guid} AND l.key = {}",
         sql.text(key)
     );
     if let Some(values) = values {

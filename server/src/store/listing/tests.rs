@@ -4,6 +4,8 @@
 
 mod plans;
 
+use std::collections::BTreeMap;
+
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -72,7 +74,7 @@ fn random_requirement(rng: &mut StdRng) -> LabelRequirement {
 }
 
 fn random_time(rng: &mut StdRng) -> TimeFilter {
-    let t = 1_700_000_000 + rng.random_range(-10..500);
+    let t = 1_700_000_000 + rng.random_range(-4000..30_000);
     match rng.random_range(0..5) {
         0 => TimeFilter::Equals(vec![t, t + 1]),
         1 => TimeFilter::Before(t),
@@ -121,8 +123,23 @@ fn random_query(rng: &mut StdRng, all: &[DropletRecord]) -> DropletListQuery {
 
 /// Random lists of random droplets, each answered as a brute-force filter answers it.
 async fn lists_match_a_brute_force_filter(db: TestDb) {
-    let all = droplets(1500, 7);
+    let mut all = droplets(1500, 7);
+    // A third spread over several hours, so that time ranges cover whole time buckets.
+    for (i, droplet) in all.iter_mut().enumerate().step_by(3) {
+        droplet.created_at += (i as i64 % 7) * 3000;
+        droplet.updated_at = droplet.created_at + (i as i64 % 5) * 2000;
+    }
     db.store.insert_droplets(&all).await;
+    // A few droplets with more labels than the counters pair (counted one by one).
+    for droplet in all.iter_mut().step_by(40) {
+        for k in 0..=crate::store::migrations::PAIRED_LABELS {
+            droplet.labels.insert(format!("x{k}"), "v".to_owned());
+        }
+        let labels = droplet.labels.clone();
+        let change =
+            |_: &_, annotations: &BTreeMap<String, String>| (labels.clone(), annotations.clone());
+        db.store.update_metadata(droplet.guid, change, droplet.updated_at).await.unwrap();
+    }
     let mut rng = StdRng::seed_from_u64(11);
     for round in 0..400 {
         if round == 200 {

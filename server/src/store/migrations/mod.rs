@@ -3,11 +3,22 @@
 //! backend its own statements.
 
 mod counters;
+mod tallies;
 #[cfg(test)]
 mod tests;
 
 use super::{MetadataStore, StoreError};
-use counters::Step;
+
+#[cfg(test)]
+pub use tallies::PAIRED_LABELS;
+pub use tallies::{BUCKET_SECONDS, bucket_value};
+
+/// A statement for both databases or for one.
+enum Step {
+    Both(&'static str),
+    Sqlite(&'static str),
+    Postgres(&'static str),
+}
 
 /// One schema change.
 enum Migration {
@@ -16,6 +27,8 @@ enum Migration {
     /// Statements one at a time, each for both databases or for one (a trigger's body holds
     /// `;`s of its own).
     Steps(&'static [Step]),
+    /// Statements one at a time, written for SQLite (`true`) or PostgreSQL from shared parts.
+    Written(fn(bool) -> Vec<String>),
 }
 
 /// Schema changes, applied in order at start-up; each runs once.
@@ -90,6 +103,11 @@ const MIGRATIONS: &[Migration] = &[
     // answered from the index alone), an index for the recovery sweep's look for upload claims,
     // and counters, kept by triggers, that give a list's total without counting rows.
     Migration::Steps(counters::STEPS),
+    // 9: the counters as totals and the deltas not yet moved into them, so that compaction
+    // empties the deltas (and PostgreSQL's vacuum can give their pages back); counted per state,
+    // for pairs of labels and per hour of creation and of update, so that a label with `states`,
+    // two labels, and a time range have totals too.
+    Migration::Written(tallies::statements),
 ];
 
 impl MetadataStore {
@@ -123,8 +141,13 @@ impl MetadataStore {
             if applied {
                 continue;
             }
+            let written;
             let statements: Vec<&str> = match migration {
                 Migration::Portable(text) => text.split(';').collect(),
+                Migration::Written(statements) => {
+                    written = statements(self.single_process);
+                    written.iter().map(String::as_str).collect()
+                }
                 Migration::Steps(steps) => steps
                     .iter()
                     .filter_map(|step| match step {

@@ -12,7 +12,9 @@ use crate::store::listing::{DropletListQuery, LabelRequirement};
 use crate::store::records::{JobRecord, UPLOAD_OPERATION};
 use crate::store::test_support::{TestDb, droplets};
 
-const PREVIOUS: i64 = 7;
+/// The schema before the counters (migration 8), and the one before their totals (9).
+const BEFORE_COUNTERS: i64 = 7;
+const BEFORE_TOTALS: i64 = 8;
 
 /// Every row of the tables the previous schema had, as text, in a fixed order.
 async fn rows(store: &MetadataStore) -> BTreeMap<&'static str, Vec<String>> {
@@ -43,36 +45,100 @@ async fn rows(store: &MetadataStore) -> BTreeMap<&'static str, Vec<String>> {
     tables
 }
 
-/// The counters against the tables they count.
+/// The counters against the tables they count: per state, and per label value, label key and
+/// pair of them in each state (pairs only of droplets with few labels), and the droplets with
+/// many labels.
 async fn assert_counters_match(store: &MetadataStore) {
-    let counted = |sql: &'static str| async move {
-        let found = sqlx::query(sql).fetch_all(&store.pool).await.unwrap();
-        let pairs = found
-            .iter()
-            .map(|row| (row.try_get::<String, _>(0).unwrap(), row.try_get::<i64, _>(1).unwrap()));
+    let counted = |sql: String| async move {
+        let found = sqlx::query(&sql).fetch_all(&store.pool).await.unwrap();
+        let pairs = found.iter().map(|row| {
+            let n = row.try_get::<i64, _>(1).unwrap_or(1);
+            (row.try_get::<String, _>(0).unwrap(), n)
+        });
         pairs.filter(|(_, n)| *n != 0).collect::<BTreeMap<_, _>>()
     };
+    let counters = counted(
+        "SELECT key1 || '|' || value1 || '|' || key2 || '|' || value2 || '|' || state,
+            CAST(SUM(n) AS BIGINT)
+         FROM (SELECT key1, value1, key2, value2, state, n FROM droplet_tallies
+               UNION ALL SELECT key1, value1, key2, value2, state, n FROM droplet_tally_deltas) t
+         GROUP BY key1, value1, key2, value2, state"
+            .to_owned(),
+    )
+    .await;
+    let sides = "SELECT droplet_guid, key, value FROM droplet_labels
+        UNION ALL SELECT droplet_guid, key, '*' FROM droplet_labels";
+    let few = format!(
+        "(SELECT COUNT(*) FROM droplet_labels c WHERE c.droplet_guid = a.droplet_guid) <= {}",
+        super::tallies::PAIRED_LABELS
+    );
+    let bucket = |time: &str| {
+        if store.single_process {
+            format!("printf('%012d', {time} / 3600)")
+        } else {
+            format!("lpad(CAST({time} / 3600 AS TEXT), 12, '0')")
+        }
+    };
+    let (created, updated) = (bucket("created_at"), bucket("updated_at"));
+    let tables = counted(format!(
+        "SELECT '||||' || state, COUNT(*) FROM droplets GROUP BY state
+         UNION ALL SELECT '@created|' || {created} || '|||' || state, COUNT(*) FROM droplets
+            GROUP BY {created}, state
+         UNION ALL SELECT '@updated|' || {updated} || '|||' || state, COUNT(*) FROM droplets
+            GROUP BY {updated}, state
+         UNION ALL SELECT a.key || '|' || a.value || '|||' || d.state, COUNT(*)
+            FROM ({sides}) a JOIN droplets d ON d.guid = a.droplet_guid
+            GROUP BY a.key, a.value, d.state
+         UNION ALL SELECT a.key || '|' || a.value || '|' || b.key || '|' || b.value || '|'
+                || d.state, COUNT(*)
+            FROM ({sides}) a JOIN ({sides}) b ON b.droplet_guid = a.droplet_guid AND a.key < b.key
+            JOIN droplets d ON d.guid = a.droplet_guid
+            WHERE {few}
+            GROUP BY a.key, a.value, b.key, b.value, d.state"
+    ))
+    .await;
+    assert_eq!(counters, tables);
+    let many = counted("SELECT droplet_guid, 1 FROM droplets_with_many_labels".to_owned()).await;
+    let expected = counted(format!(
+        "SELECT l.droplet_guid, 1 FROM droplet_labels l JOIN droplets d ON d.guid = l.droplet_guid
+         GROUP BY l.droplet_guid HAVING COUNT(*) > {}",
+        super::tallies::PAIRED_LABELS
+    ))
+    .await;
+    assert_eq!(many, expected);
+}
+
+/// Migration 8's counters, read as the previous version reads them, against the tables.
+async fn assert_previous_counters_match(store: &MetadataStore) {
+    let number = |sql: String| async move {
+        let row = sqlx::query(&sql).fetch_one(&store.pool).await.unwrap();
+        row.try_get::<i64, _>(0).unwrap()
+    };
+    let sum = |table: &str, condition: &str| {
+        format!("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM {table} WHERE {condition}")
+    };
+    let count = |table: &str, condition: &str| {
+        format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table} WHERE {condition}")
+    };
     let pairs = [
+        (sum("droplet_count_deltas", "state IN ('STAGED')"), count("droplets", "state = 'STAGED'")),
+        (sum("droplet_count_deltas", "1 = 1"), count("droplets", "1 = 1")),
         (
-            "SELECT state, CAST(SUM(n) AS BIGINT) FROM droplet_count_deltas GROUP BY state",
-            "SELECT state, COUNT(*) FROM droplets GROUP BY state",
+            sum("droplet_label_count_deltas", "key = 'env' AND value IN ('prod')"),
+            count("droplet_labels", "key = 'env' AND value = 'prod'"),
         ),
         (
-            "SELECT key || '=' || value, CAST(SUM(n) AS BIGINT) FROM droplet_label_count_deltas
-             GROUP BY key, value",
-            "SELECT key || '=' || value, COUNT(*) FROM droplet_labels GROUP BY key, value",
-        ),
-        (
-            "SELECT key, CAST(SUM(n) AS BIGINT) FROM droplet_label_key_count_deltas GROUP BY key",
-            "SELECT key, COUNT(*) FROM droplet_labels GROUP BY key",
+            sum("droplet_label_key_count_deltas", "key = 'team'"),
+            count("droplet_labels", "key = 'team'"),
         ),
     ];
     for (counters, table) in pairs {
-        assert_eq!(counted(counters).await, counted(table).await, "{counters}");
+        assert_eq!(number(counters.clone()).await, number(table).await, "{counters}");
     }
 }
 
 async fn migrates_without_losing_anything(db: TestDb) {
+    let from_counters = db.store.schema_version().await == BEFORE_TOTALS;
     let store = &db.store;
     let before = droplets(500, 5);
     store.insert_droplets(&before).await;
@@ -113,6 +179,10 @@ async fn migrates_without_losing_anything(db: TestDb) {
     assert_counters_match(store).await;
     store.compact_counts().await.unwrap();
     assert_counters_match(store).await;
+    if from_counters && !store.single_process {
+        // Replicas of the previous version read their counters, which stay exact.
+        assert_previous_counters_match(store).await;
+    }
 
     // The lists answer from the new indexes and counters.
     let all = [before, written].concat();
@@ -128,44 +198,93 @@ async fn migrates_without_losing_anything(db: TestDb) {
 }
 
 #[tokio::test]
-async fn sqlite_migrates_a_previous_database_without_losing_anything() {
-    migrates_without_losing_anything(TestDb::sqlite(Some(PREVIOUS)).await).await;
+async fn sqlite_migrates_a_database_from_before_the_counters_without_losing_anything() {
+    migrates_without_losing_anything(TestDb::sqlite(Some(BEFORE_COUNTERS)).await).await;
 }
 
 #[tokio::test]
-async fn postgres_migrates_under_a_running_replica_without_losing_anything() {
-    migrates_without_losing_anything(TestDb::postgres(Some(PREVIOUS)).await).await;
+async fn sqlite_migrates_a_database_from_before_the_totals_without_losing_anything() {
+    migrates_without_losing_anything(TestDb::sqlite(Some(BEFORE_TOTALS)).await).await;
+}
+
+#[tokio::test]
+async fn postgres_migrates_from_before_the_counters_under_a_running_replica() {
+    migrates_without_losing_anything(TestDb::postgres(Some(BEFORE_COUNTERS)).await).await;
+}
+
+#[tokio::test]
+async fn postgres_migrates_from_before_the_totals_under_a_running_replica() {
+    migrates_without_losing_anything(TestDb::postgres(Some(BEFORE_TOTALS)).await).await;
 }
 
 /// Creates, label changes, state changes and deletes, compacted or not, keep every counter
-/// equal to what it counts.
+/// equal to what it counts; so do droplets gaining and losing many labels.
 async fn counters_follow_every_change(db: TestDb) {
     let store = &db.store;
     let all = droplets(300, 9);
     store.insert_droplets(&all).await;
-    for (i, droplet) in all.iter().enumerate().take(120) {
-        match i % 4 {
-            0 => {
-                let job = JobRecord::new(crate::store::records::DELETE_OPERATION, droplet.guid, 1);
-                assert!(store.delete_droplet(droplet.guid, &job).await.unwrap());
-            }
+    let relabel = |guid, change: fn(&mut BTreeMap<String, String>)| {
+        let apply = move |labels: &BTreeMap<String, String>, annotations: &_| {
+            let mut labels = labels.clone();
+            change(&mut labels);
+            (labels, Clone::clone(annotations))
+        };
+        async move { store.update_metadata(guid, apply, 2).await.unwrap() }
+    };
+    fn many(labels: &mut BTreeMap<String, String>) {
+        for k in 0..super::tallies::PAIRED_LABELS {
+            labels.insert(format!("x{k}"), format!("v{}", k % 3));
+        }
+    }
+    let expire = |guid: uuid::Uuid| async move {
+        sqlx::query("UPDATE droplets SET state = 'EXPIRED' WHERE guid = $1")
+            .bind(guid.to_string())
+            .execute(&store.pool)
+            .await
+            .unwrap();
+    };
+    for (i, droplet) in all.iter().enumerate().take(200) {
+        let delete = || async {
+            let job = JobRecord::new(crate::store::records::DELETE_OPERATION, droplet.guid, 1);
+            assert!(store.delete_droplet(droplet.guid, &job).await.unwrap());
+        };
+        match i % 8 {
+            0 => delete().await,
             1 => {
-                let relabel = |labels: &BTreeMap<String, String>, annotations: &_| {
-                    let mut labels = labels.clone();
+                relabel(droplet.guid, |labels| {
                     labels.remove("team");
-                    labels.insert("env".into(), format!("e{i}"));
-                    (labels, Clone::clone(annotations))
-                };
-                store.update_metadata(droplet.guid, relabel, 2).await.unwrap();
+                    labels.insert("env".into(), format!("e{}", labels.len()));
+                })
+                .await;
             }
             2 => {
-                sqlx::query("UPDATE droplets SET state = 'EXPIRED' WHERE guid = $1")
+                expire(droplet.guid).await;
+                sqlx::query("UPDATE droplets SET updated_at = updated_at + 7200 WHERE guid = $1")
                     .bind(droplet.guid.to_string())
                     .execute(&store.pool)
                     .await
                     .unwrap();
             }
-            _ => store.compact_counts().await.unwrap(),
+            3 => store.compact_counts().await.unwrap(),
+            4 => {
+                relabel(droplet.guid, many).await;
+            }
+            5 => {
+                // Many labels, and then few again.
+                relabel(droplet.guid, many).await;
+                relabel(droplet.guid, |labels| {
+                    labels.retain(|key, _| !key.starts_with("x1") && !key.starts_with("x2"))
+                })
+                .await;
+            }
+            6 => {
+                relabel(droplet.guid, many).await;
+                expire(droplet.guid).await;
+            }
+            _ => {
+                relabel(droplet.guid, many).await;
+                delete().await;
+            }
         }
     }
     assert_counters_match(store).await;

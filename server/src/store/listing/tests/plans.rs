@@ -7,9 +7,12 @@
 //! which a sequential scan remains only where no index serves).
 
 use super::super::plan::{self, Count, KnownCounts};
-use super::super::query::{DropletFilter, DropletListQuery, LabelRequirement, OrderBy, TimeFilter};
+use super::super::query::{
+    DropletFilter, DropletListQuery, LabelRequirement, OrderBy, TimeFilter, TimeRange,
+};
 use super::super::sql::Sql;
 use crate::store::MetadataStore;
+use crate::store::counts::{Counted, counts_statement, range_statement};
 use crate::store::test_support::{TestDb, droplets};
 
 /// A time halfway through the seeded droplets' (`test_support::droplets`).
@@ -47,6 +50,17 @@ fn shapes() -> Vec<(&'static str, DropletFilter)> {
             DropletFilter { created_at: vec![TimeFilter::Equals(vec![MIDDLE, MIDDLE + 1])], ..f() },
         ),
         (
+            "updated within hours, in a state",
+            DropletFilter {
+                states: Some(strings(&["STAGED"])),
+                updated_at: vec![
+                    TimeFilter::AtOrAfter(MIDDLE - 9000),
+                    TimeFilter::Before(MIDDLE + 9000),
+                ],
+                ..f()
+            },
+        ),
+        (
             "updated before",
             DropletFilter { updated_at: vec![TimeFilter::AtOrBefore(MIDDLE - 120)], ..f() },
         ),
@@ -61,6 +75,22 @@ fn shapes() -> Vec<(&'static str, DropletFilter)> {
             labels(vec![In("team".into(), strings(&["t1", "t2"])), Exists("env".into())]),
         ),
         ("label !a, !b", labels(vec![NotExists("env".into()), NotExists("team".into())])),
+        (
+            "label =, !=, key",
+            labels(vec![
+                In("env".into(), strings(&["prod"])),
+                NotIn("team".into(), strings(&["t3"])),
+                Exists("rare".into()),
+            ]),
+        ),
+        (
+            "label !a, !b, !c",
+            labels(vec![
+                NotExists("env".into()),
+                NotExists("team".into()),
+                NotExists("rare".into()),
+            ]),
+        ),
         (
             "label = and state",
             DropletFilter {
@@ -94,10 +124,16 @@ fn knowns(filter: &DropletFilter, sqlite: bool) -> [KnownCounts; 2] {
     let labelled = |n| vec![n; filter.labels.len()];
     let all = 1_000_000;
     let some_states = |n| if filter.states.is_some() { n } else { all };
-    [
-        KnownCounts { sqlite, all, in_states: some_states(200_000), labelled: labelled(10) },
-        KnownCounts { sqlite, all, in_states: some_states(10), labelled: labelled(900_000) },
-    ]
+    let known = |in_states, labelled: Vec<u64>| KnownCounts {
+        sqlite,
+        all,
+        in_states,
+        labelled_in_states: labelled.clone(),
+        labelled,
+        // Two requirements' total is known; more are counted.
+        both: (filter.labels.len() == 2).then_some(5),
+    };
+    [known(some_states(200_000), labelled(10)), known(some_states(10), labelled(900_000))]
 }
 
 /// The database's plan of a statement, one line per step.
@@ -121,7 +157,9 @@ fn full_scans(steps: &[String]) -> Vec<String> {
     for step in steps {
         let text = step.trim_start_matches([' ', '-', '>']);
         let table = text.strip_prefix("SCAN ").map(|rest| rest.split(' ').next().unwrap_or(""));
-        if table.is_some_and(|t| ["d", "o", "l", "droplets", "droplet_labels"].contains(&t)) {
+        let tables = ["d", "o", "l", "droplets", "droplet_labels"];
+        let counters = ["droplet_tallies", "droplet_tally_deltas"];
+        if table.is_some_and(|t| tables.contains(&t) || counters.contains(&t)) {
             found.push(text.to_owned());
         }
         if text.starts_with("Seq Scan") {
@@ -148,6 +186,13 @@ async fn every_shape_is_served_by_an_index(db: TestDb) {
     let mut failures = Vec::new();
     let mut sources = std::collections::BTreeSet::new();
     for (name, filter) in shapes() {
+        if let Some(range) = TimeRange::of(&filter) {
+            let sql = range_statement(db.store.single_process, &range).unwrap();
+            let steps = explain(&db.store, &sql).await;
+            if !full_scans(&steps).is_empty() {
+                failures.push(format!("range of {name}: {}\n  {}", sql.text, steps.join("\n  ")));
+            }
+        }
         for known in knowns(&filter, db.store.single_process) {
             if let Count::Query(sql) | Count::AllBut(_, sql) = plan::count(&filter, &known) {
                 let steps = explain(&db.store, &sql).await;
@@ -159,16 +204,18 @@ async fn every_shape_is_served_by_an_index(db: TestDb) {
                     ));
                 }
             }
-            for (order_by, descending) in [(OrderBy::CreatedAt, false), (OrderBy::UpdatedAt, true)]
-            {
+            // Dense matches, for a walk; sparse ones, for a set.
+            let pages = [(OrderBy::CreatedAt, false), (OrderBy::UpdatedAt, true)]
+                .into_iter()
+                .flat_map(|order| [(order, 100, 150_000), (order, 0, 40)]);
+            for ((order_by, descending), offset, total) in pages {
                 let query = DropletListQuery {
                     filter: filter.clone(),
-                    page: 3,
+                    page: offset / 50 + 1,
                     per_page: 50,
                     order_by,
                     descending,
                 };
-                let (offset, total) = (100, 150_000);
                 let source = plan::source(&query, offset, total, &known);
                 sources.insert(format!("{source:?}"));
                 let sql = plan::page(&query, offset, total, &known);
@@ -192,8 +239,25 @@ async fn every_shape_is_served_by_an_index(db: TestDb) {
             }
         }
     }
+    // What the counters are asked: droplets in states, with a label, with two.
+    let states = strings(&["STAGED", "FAILED"]);
+    let values = strings(&["prod", "dev"]);
+    let (env, team) = (("env", Some(&values[..])), ("team", None));
+    let sets = [
+        Counted { labels: vec![], states: None },
+        Counted { labels: vec![], states: Some(&states) },
+        Counted { labels: vec![env], states: Some(&states) },
+        Counted { labels: vec![env, team], states: None },
+        Counted { labels: vec![team, env], states: Some(&states) },
+    ];
+    let sql = counts_statement(db.store.single_process, &sets);
+    let steps = explain(&db.store, &sql).await;
+    let scans = full_scans(&steps);
+    if !scans.is_empty() {
+        failures.push(format!("counters: {}\n  {}", sql.text, steps.join("\n  ")));
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    assert_eq!(sources.len(), 4, "every source is planned: {sources:?}");
+    assert_eq!(sources.len(), 5, "every source is planned: {sources:?}");
     db.remove().await;
 }
 
