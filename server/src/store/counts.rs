@@ -1,7 +1,8 @@
-//! Counts of droplets kept by the database itself (migration 9's triggers): per state, and per
-//! label value, label key and pair of them in each state. A count is a total in `droplet_tallies` plus the
-//! deltas written since [`MetadataStore::compact_counts`] last moved them into the totals, so
-//! reading one never grows with the number of droplets.
+//! Counts of droplets kept by the database itself (migration 9's triggers): in each state, all of
+//! them, those holding each label value, label key and pair of them, and those created or updated
+//! in each hour. A count is a total in `droplet_tallies` plus the deltas written since
+//! [`MetadataStore::compact_counts`] last moved them into the totals, so reading one never grows
+//! with the number of droplets.
 
 use std::time::Duration;
 

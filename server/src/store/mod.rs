@@ -7,8 +7,9 @@
 //! hold an upload in progress has on its droplet), `jobs` (job rows and their leases),
 //! `listing` (the list query, how it is answered and its SQL), `counts` (the counters that
 //! give list totals), `consistency` (what the consistency check asks), `migrations` (the
-//! schema), `records` (the rows as the rest of the server sees them). The store calls nothing else of the server; its errors are
-//! [`StoreError`]s, which become CF errors in `crate::errors`.
+//! schema), `records` (the rows as the rest of the server sees them), `statement` (a statement
+//! written from parts, with its bound values). The store calls nothing else of the server; its
+//! errors are [`StoreError`]s, which become CF errors in `crate::errors`.
 
 pub mod consistency;
 mod counts;

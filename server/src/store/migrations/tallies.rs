@@ -402,8 +402,10 @@ fn postgres_triggers() -> Vec<String> {
             EXECUTE FUNCTION droplet_time_tally_track()"
             .to_owned(),
         format!(
-            "CREATE FUNCTION droplet_label_tally_track() RETURNS trigger LANGUAGE plpgsql AS $body$
-            BEGIN\n{lock}{}{}{}IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;\nRETURN NEW;\nEND\n$body$",
+            "CREATE FUNCTION droplet_label_tally_track() RETURNS trigger LANGUAGE plpgsql
+            AS $body$
+            BEGIN\n{lock}{}{}{}IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+            RETURN NEW;\nEND\n$body$",
             branch("INSERT", &c.label_insert),
             branch("DELETE", &c.label_delete),
             branch("UPDATE", &c.label_update),
@@ -422,7 +424,8 @@ fn fill(sqlite: bool) -> Vec<String> {
     let labels = "SELECT l.droplet_guid, l.key, l.value, d.state
         FROM droplet_labels l JOIN droplets d ON d.guid = l.droplet_guid";
     let many = format!(
-        "SELECT droplet_guid FROM droplet_labels GROUP BY droplet_guid HAVING COUNT(*) > {PAIRED_LABELS}"
+        "SELECT droplet_guid FROM droplet_labels GROUP BY droplet_guid
+         HAVING COUNT(*) > {PAIRED_LABELS}"
     );
     let buckets = |key: &str, time: &str| {
         format!(
