@@ -12,6 +12,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
+use droplet_test_s3_server::Background;
 use hyper_util::rt::TokioIo;
 
 /// How much strain the proxy puts on: percentages of all requests, and a period.
@@ -43,8 +44,7 @@ pub struct FaultyS3 {
     /// `http://ADDR` of the proxy: the endpoint to configure.
     pub endpoint: String,
     pub strain: Arc<Strain>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _background: Background,
 }
 
 enum Fate {
@@ -57,49 +57,26 @@ impl FaultyS3 {
     /// A proxy on a free loopback port in front of the S3 server at `target`.
     pub fn start(target: &str, strain: Strain) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port for the proxy");
-        listener.set_nonblocking(true).expect("a non-blocking listener");
         let endpoint = format!("http://{}", listener.local_addr().expect("its address"));
         let strain = Arc::new(strain);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .expect("the proxy's client");
         let (target, shared) = (target.to_owned(), strain.clone());
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Runtime::new().expect("the proxy's runtime");
-            runtime.block_on(serve(listener, target, shared, stopped));
-        });
-        FaultyS3 { endpoint, strain, stop: Some(stop), thread: Some(thread) }
-    }
-}
-
-async fn serve(
-    listener: std::net::TcpListener,
-    target: String,
-    strain: Arc<Strain>,
-    stopped: tokio::sync::oneshot::Receiver<()>,
-) {
-    let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build()
-        .expect("the proxy's client");
-    let mut stopped = std::pin::pin!(stopped);
-    loop {
-        let socket = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((socket, _)) => socket,
-                Err(_) => continue,
-            },
-            _ = &mut stopped => return,
-        };
-        let (client, target, strain) = (client.clone(), target.clone(), strain.clone());
-        tokio::spawn(async move {
+        let background = Background::serve(listener, move |socket| {
+            let (client, target, strain) = (client.clone(), target.clone(), shared.clone());
             let service = service_fn(move |request: hyper::Request<Incoming>| {
                 let (client, target, strain) = (client.clone(), target.clone(), strain.clone());
                 async move { pass_on(&client, &target, &strain, request).await }
             });
-            let io = TokioIo::new(socket);
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+            async move {
+                let io = TokioIo::new(socket);
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+            }
         });
+        FaultyS3 { endpoint, strain, _background: background }
     }
 }
 
@@ -167,15 +144,4 @@ async fn pass_on(
         return Err(std::io::Error::other("connection cut by the proxy"));
     }
     Ok(response.body(Full::new(bytes)).expect("a response"))
-}
-
-impl Drop for FaultyS3 {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
 }

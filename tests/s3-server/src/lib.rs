@@ -20,7 +20,10 @@ use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 
+mod background;
 mod multipart_uploads;
+
+pub use background::Background;
 
 /// The one access key the server accepts, for other clients of the same bucket (the bench's
 /// reference uploader).
@@ -44,8 +47,7 @@ pub struct S3Server {
     payload_signing: Arc<Mutex<Vec<PayloadSigning>>>,
     addr: std::net::SocketAddr,
     tls: Option<tokio_rustls::TlsAcceptor>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    background: Option<Background>,
 }
 
 /// What a request's `x-amz-content-sha256` said of its payload.
@@ -113,8 +115,7 @@ impl S3Server {
             payload_signing: Arc::new(Mutex::new(Vec::new())),
             addr,
             tls,
-            stop: None,
-            thread: None,
+            background: None,
         };
         server.run(listener);
         server
@@ -127,55 +128,32 @@ impl S3Server {
         builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
         builder.set_route(multipart_uploads::MultipartUploads { root: self.root.clone() });
         let service = builder.build();
-        listener.set_nonblocking(true).expect("a non-blocking listener");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (seen, tls) = (self.payload_signing.clone(), self.tls.clone());
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Runtime::new().expect("S3 runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let connections = ConnBuilder::new(TokioExecutor::new());
-                let mut stopped = std::pin::pin!(stopped);
-                loop {
-                    let socket = tokio::select! {
-                        accepted = listener.accept() => match accepted {
-                            Ok((socket, _)) => socket,
-                            Err(_) => continue,
-                        },
-                        _ = &mut stopped => break,
-                    };
-                    let (service, seen) = (service.clone(), seen.clone());
-                    // A real S3 finishes a request it has received even when its client goes
-                    // away; s3s-fs's handler, dropped with the connection, would leave a
-                    // multipart upload half-completed (the upload gone, its parts left).
-                    let detached = service_fn(move |request: hyper::Request<Incoming>| {
-                        if request.method() == hyper::Method::PUT {
-                            let signing = PayloadSigning::of(&request);
-                            seen.lock().expect("not poisoned").push(signing);
-                        }
-                        let handler = Service::call(&service, request);
-                        async move { tokio::spawn(handler).await.expect("the S3 handler panicked") }
-                    });
-                    let (connections, tls) = (connections.clone(), tls.clone());
-                    tokio::spawn(async move {
-                        let _ = match tls {
-                            None => {
-                                let io = TokioIo::new(socket);
-                                connections.serve_connection(io, detached).await
-                            }
-                            Some(tls) => {
-                                let Ok(stream) = tls.accept(socket).await else { return };
-                                let io = TokioIo::new(stream);
-                                connections.serve_connection(io, detached).await
-                            }
-                        };
-                    });
+        let connections = ConnBuilder::new(TokioExecutor::new());
+        self.background = Some(Background::serve(listener, move |socket| {
+            let (service, seen) = (service.clone(), seen.clone());
+            // A real S3 finishes a request it has received even when its client goes away;
+            // s3s-fs's handler, dropped with the connection, would leave a multipart upload
+            // half-completed (the upload gone, its parts left).
+            let detached = service_fn(move |request: hyper::Request<Incoming>| {
+                if request.method() == hyper::Method::PUT {
+                    let signing = PayloadSigning::of(&request);
+                    seen.lock().expect("not poisoned").push(signing);
                 }
+                let handler = Service::call(&service, request);
+                async move { tokio::spawn(handler).await.expect("the S3 handler panicked") }
             });
-            // Dropping the runtime drops every open connection with it.
-        });
-        self.stop = Some(stop);
-        self.thread = Some(thread);
+            let (connections, tls) = (connections.clone(), tls.clone());
+            async move {
+                let _ = match tls {
+                    None => connections.serve_connection(TokioIo::new(socket), detached).await,
+                    Some(tls) => {
+                        let Ok(stream) = tls.accept(socket).await else { return };
+                        connections.serve_connection(TokioIo::new(stream), detached).await
+                    }
+                };
+            }
+        }));
     }
 
     /// The `[blobstore]` section of a droplet-server configuration using this server.
@@ -216,11 +194,8 @@ impl S3Server {
 
     /// Stops listening and closes every connection: the store is now unreachable.
     pub fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        if let Some(mut background) = self.background.take() {
+            background.stop();
         }
     }
 }
@@ -249,8 +224,3 @@ fn blobstore_keys(endpoint: &str, ca_certificate: Option<&Path>, prefix: &str) -
     keys
 }
 
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
