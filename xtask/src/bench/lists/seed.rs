@@ -71,15 +71,9 @@ fn insert_sql(hex: &dyn Fn(&str, usize) -> String, text: &str) -> String {
 /// every machine the bench runs on has).
 pub(super) fn sqlite(path: &Path, n: u64) -> anyhow::Result<()> {
     let hex = |value: &str, width: usize| format!("printf('%0{width}x', {value})");
-    let series = format!(
-        "WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < {n} - 1) "
-    );
-    let script = insert_sql(&hex, "CAST({} AS TEXT)")
-        .split(';')
-        .filter(|s| !s.trim().is_empty())
-        .map(|statement| format!("{series}{statement};"))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let series =
+        format!("WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < {n} - 1) ");
+    let script = statements(&series, &hex);
     let program = "import sqlite3, sys\n\
         db = sqlite3.connect(sys.argv[1], timeout=60)\n\
         db.executescript('BEGIN;' + sys.stdin.read() + 'COMMIT;')\n";
@@ -90,14 +84,18 @@ pub(super) fn sqlite(path: &Path, n: u64) -> anyhow::Result<()> {
 pub(super) fn postgres(url: &str, n: u64) -> anyhow::Result<()> {
     let hex = |value: &str, width: usize| format!("lpad(to_hex(({value})::bigint), {width}, '0')");
     let series = format!("WITH s(i) AS (SELECT generate_series(0, {n} - 1)::bigint) ");
-    let script = insert_sql(&hex, "CAST({} AS TEXT)")
+    let script = format!("BEGIN;\n{}\nCOMMIT;\nVACUUM ANALYZE;\n", statements(&series, &hex));
+    run(Command::new("psql").args(["-v", "ON_ERROR_STOP=1", "-q", url]), &script)
+}
+
+/// The seeding statements, each drawing its rows from the integer series `series` defines.
+fn statements(series: &str, hex: &dyn Fn(&str, usize) -> String) -> String {
+    insert_sql(hex, "CAST({} AS TEXT)")
         .split(';')
         .filter(|s| !s.trim().is_empty())
         .map(|statement| format!("{series}{statement};"))
         .collect::<Vec<_>>()
-        .join("\n");
-    let script = format!("BEGIN;\n{script}\nCOMMIT;\nVACUUM ANALYZE;\n");
-    run(Command::new("psql").args(["-v", "ON_ERROR_STOP=1", "-q", url]), &script)
+        .join("\n")
 }
 
 fn run(command: &mut Command, script: &str) -> anyhow::Result<()> {
