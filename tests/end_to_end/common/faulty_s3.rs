@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use bytes::Bytes;
+use droplet_test_s3_server::Background;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use droplet_test_s3_server::Background;
 use hyper_util::rt::TokioIo;
 
 /// How much strain the proxy puts on: percentages of all requests, and a period.
@@ -73,7 +73,8 @@ impl FaultyS3 {
             });
             async move {
                 let io = TokioIo::new(socket);
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+                let _ =
+                    hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
             }
         });
         FaultyS3 { endpoint, strain, _background: background }

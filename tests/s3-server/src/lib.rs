@@ -223,4 +223,3 @@ fn blobstore_keys(endpoint: &str, ca_certificate: Option<&Path>, prefix: &str) -
     }
     keys
 }
-

@@ -71,8 +71,9 @@ fn insert_sql(hex: &dyn Fn(&str, usize) -> String, text: &str) -> String {
 /// every machine the bench runs on has).
 pub(super) fn sqlite(path: &Path, n: u64) -> anyhow::Result<()> {
     let hex = |value: &str, width: usize| format!("printf('%0{width}x', {value})");
-    let series =
-        format!("WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < {n} - 1) ");
+    let series = format!(
+        "WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < {n} - 1) "
+    );
     let script = statements(&series, &hex);
     let program = "import sqlite3, sys\n\
         db = sqlite3.connect(sys.argv[1], timeout=60)\n\
