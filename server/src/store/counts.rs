@@ -9,17 +9,37 @@ use std::time::Duration;
 use slog::Logger;
 use sqlx::Row;
 
-use super::listing::TimeRange;
-use super::migrations::{BUCKET_SECONDS, bucket_value};
 use super::statement::Sql;
 use super::{MetadataStore, StoreError};
 
 /// How often the deltas are moved into the totals: a count sums the deltas written since.
 const COMPACTION_INTERVAL: Duration = Duration::from_secs(1);
 
+/// The most labels a droplet may have for its pairs to be counted; droplets with more are
+/// listed in `droplets_with_many_labels` and looked at one by one.
+pub const PAIRED_LABELS: usize = 10;
+
+/// The length of a time bucket, in seconds: a time range's total sums the buckets it covers,
+/// and counts the droplets of the partial buckets at its ends.
+pub const BUCKET_SECONDS: i64 = 3600;
+
+/// Bucket `hour` as its group's `value1`: zero-padded, so that the text sorts as the number.
+pub fn bucket_value(hour: i64) -> String {
+    format!("{hour:012}")
+}
+
 /// PostgreSQL: after moving this many deltas at once (a burst of writes), vacuum the delta table
 /// straight away, so that counts do not read its dead rows until autovacuum comes by.
 const VACUUM_AFTER: i64 = 10_000;
+
+/// The droplets (in `states`) whose `column` is within `from..=to` (unbounded where `None`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimeRange {
+    pub column: &'static str,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub states: Option<Vec<String>>,
+}
 
 /// A label requirement's positive form: a key, and the values one of which it must have (any
 /// value when `None`; never an empty list).

@@ -13,7 +13,7 @@ mod sql;
 #[cfg(test)]
 mod tests;
 
-pub use query::{DropletListQuery, LabelRequirement, OrderBy, TimeFilter, TimeRange};
+pub use query::{DropletListQuery, LabelRequirement, OrderBy, TimeFilter};
 
 use super::records::{DropletRecord, droplet_from_row};
 use super::{MetadataStore, StoreError};

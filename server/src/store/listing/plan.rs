@@ -14,9 +14,9 @@
 //! Either way only the page's guids are ordered and paged (from an index, for a walk), and the
 //! page's rows are read last, by guid.
 
-use super::query::{DropletFilter, DropletListQuery, OrderBy, TimeRange};
+use super::query::{DropletFilter, DropletListQuery, OrderBy, TimeFilter};
 use super::sql::{Index, Sql, conditions, labelled};
-use crate::store::counts::{Counted, Held};
+use crate::store::counts::{Counted, Held, TimeRange};
 use crate::store::{MetadataStore, StoreError};
 
 /// What the counters say about a filter (and which database said it).
@@ -131,7 +131,7 @@ pub fn count(filter: &DropletFilter, known: &KnownCounts) -> Count {
             _ => {}
         }
     }
-    if let Some(range) = TimeRange::of(filter) {
+    if let Some(range) = time_range(filter) {
         return Count::Range(range);
     }
     if !by_guid && let Some((driver, held)) = smallest_label_set(filter, known) {
@@ -149,6 +149,36 @@ pub fn count(filter: &DropletFilter, known: &KnownCounts) -> Count {
     let conditions = conditions(&mut sql, filter, None, Index::Any);
     sql.push(&format!("SELECT COUNT(*) AS n FROM droplets d WHERE {conditions}"));
     Count::Query(sql)
+}
+
+/// The filter as one time range, if it is one: comparisons on one of the times, with
+/// nothing else but states.
+pub fn time_range(filter: &DropletFilter) -> Option<TimeRange> {
+    let others = filter.guids.is_some() || filter.app_guids.is_some();
+    let (column, times) = match (&filter.created_at[..], &filter.updated_at[..]) {
+        (times, []) if !times.is_empty() => ("created_at", times),
+        ([], times) if !times.is_empty() => ("updated_at", times),
+        _ => return None,
+    };
+    if others || !filter.labels.is_empty() {
+        return None;
+    }
+    let mut range = TimeRange { column, from: None, to: None, states: filter.states.clone() };
+    for time in times {
+        let (from, to) = match *time {
+            TimeFilter::Equals(_) => return None,
+            TimeFilter::Before(t) => (None, Some(t.saturating_sub(1))),
+            TimeFilter::AtOrBefore(t) => (None, Some(t)),
+            TimeFilter::After(t) => (Some(t.saturating_add(1)), None),
+            TimeFilter::AtOrAfter(t) => (Some(t), None),
+        };
+        range.from = range.from.max(from);
+        range.to = match (range.to, to) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    Some(range)
 }
 
 /// Counts the droplets of label requirement `driver` that meet the rest of the filter.

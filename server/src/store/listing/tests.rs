@@ -132,7 +132,7 @@ async fn lists_match_a_brute_force_filter(db: TestDb) {
     db.store.insert_droplets(&all).await;
     // A few droplets with more labels than the counters pair (counted one by one).
     for droplet in all.iter_mut().step_by(40) {
-        for k in 0..=crate::store::migrations::PAIRED_LABELS {
+        for k in 0..=crate::store::counts::PAIRED_LABELS {
             droplet.labels.insert(format!("x{k}"), "v".to_owned());
         }
         let labels = droplet.labels.clone();

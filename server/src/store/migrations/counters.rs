@@ -13,7 +13,14 @@
 //! transaction commits, so replicas still running the previous version (which know nothing of
 //! counters) wait a moment and cannot write a droplet that the fill misses or counts twice.
 
-use super::Step::{self, Both, Postgres, Sqlite};
+/// A statement for both databases or for one.
+pub(super) enum Step {
+    Both(&'static str),
+    Sqlite(&'static str),
+    Postgres(&'static str),
+}
+
+use Step::{Both, Postgres, Sqlite};
 
 pub(super) const STEPS: &[Step] = &[
     // Every order a list takes, with the guid as tie-breaker (timestamps are seconds), so that

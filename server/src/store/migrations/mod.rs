@@ -4,21 +4,12 @@
 
 mod counters;
 mod tallies;
+mod tally_triggers;
 #[cfg(test)]
 mod tests;
 
 use super::{MetadataStore, StoreError};
-
-#[cfg(test)]
-pub use tallies::PAIRED_LABELS;
-pub use tallies::{BUCKET_SECONDS, bucket_value};
-
-/// A statement for both databases or for one.
-enum Step {
-    Both(&'static str),
-    Sqlite(&'static str),
-    Postgres(&'static str),
-}
+use counters::Step;
 
 /// One schema change.
 enum Migration {

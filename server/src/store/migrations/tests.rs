@@ -70,7 +70,7 @@ async fn assert_counters_match(store: &MetadataStore) {
         UNION ALL SELECT droplet_guid, key, '*' FROM droplet_labels";
     let few = format!(
         "(SELECT COUNT(*) FROM droplet_labels c WHERE c.droplet_guid = a.droplet_guid) <= {}",
-        super::tallies::PAIRED_LABELS
+        crate::store::counts::PAIRED_LABELS
     );
     let bucket = |time: &str| {
         if store.single_process {
@@ -102,7 +102,7 @@ async fn assert_counters_match(store: &MetadataStore) {
     let expected = counted(format!(
         "SELECT l.droplet_guid, 1 FROM droplet_labels l JOIN droplets d ON d.guid = l.droplet_guid
          GROUP BY l.droplet_guid HAVING COUNT(*) > {}",
-        super::tallies::PAIRED_LABELS
+        crate::store::counts::PAIRED_LABELS
     ))
     .await;
     assert_eq!(many, expected);
@@ -232,7 +232,7 @@ async fn counters_follow_every_change(db: TestDb) {
         async move { store.update_metadata(guid, apply, 2).await.unwrap() }
     };
     fn many(labels: &mut BTreeMap<String, String>) {
-        for k in 0..super::tallies::PAIRED_LABELS {
+        for k in 0..crate::store::counts::PAIRED_LABELS {
             labels.insert(format!("x{k}"), format!("v{}", k % 3));
         }
     }

@@ -7,9 +7,7 @@
 //! which a sequential scan remains only where no index serves).
 
 use super::super::plan::{self, Count, KnownCounts};
-use super::super::query::{
-    DropletFilter, DropletListQuery, LabelRequirement, OrderBy, TimeFilter, TimeRange,
-};
+use super::super::query::{DropletFilter, DropletListQuery, LabelRequirement, OrderBy, TimeFilter};
 use super::super::sql::Sql;
 use crate::store::MetadataStore;
 use crate::store::counts::{Counted, counts_statement, range_statement};
@@ -186,7 +184,7 @@ async fn every_shape_is_served_by_an_index(db: TestDb) {
     let mut failures = Vec::new();
     let mut sources = std::collections::BTreeSet::new();
     for (name, filter) in shapes() {
-        if let Some(range) = TimeRange::of(&filter) {
+        if let Some(range) = plan::time_range(&filter) {
             let sql = range_statement(db.store.single_process, &range).unwrap();
             let steps = explain(&db.store, &sql).await;
             if !full_scans(&steps).is_empty() {
