@@ -265,8 +265,14 @@ pub enum Source {
     Range,
 }
 
+/// What reading one droplet of a set costs, against passing one in a walk: a set's droplets are
+/// looked up by guid for the time they are sorted by, where a walk reads times in index order
+/// (measured at 50,000 and 500,000 droplets on both databases: 6.8 µs against 2.1).
+const SET_ENTRY_COST: u64 = 3;
+
 /// Picks where the page comes from: a walk passes over about `(offset + per_page) × walked /
-/// total` droplets (the matches spread evenly over the walked index), a set costs its size.
+/// total` droplets (the matches spread evenly over the walked index), a set reads all of its
+/// droplets, each costing [`SET_ENTRY_COST`] of those.
 pub fn source(query: &DropletListQuery, offset: u64, total: u64, known: &KnownCounts) -> Source {
     let filter = &query.filter;
     if filter.guids.is_some() || filter.app_guids.is_some() {
@@ -276,14 +282,15 @@ pub fn source(query: &DropletListQuery, offset: u64, total: u64, known: &KnownCo
     let walked = if states == 1 { known.in_states } else { known.all };
     let walk = (offset + query.per_page).saturating_mul(walked) / total.max(1);
     let mut best = (walk, Source::Walk);
+    let set = |size: u64| size.saturating_mul(SET_ENTRY_COST);
     if let Some((driver, held)) = smallest_label_set(filter, known) {
-        best = best.min((held, Source::Label(driver)));
+        best = best.min((set(held), Source::Label(driver)));
     }
     if states > 1 {
-        best = best.min((known.in_states, Source::States));
+        best = best.min((set(known.in_states), Source::States));
     }
     if only_ranges_off_the_order(query) {
-        best = best.min((total, Source::Range));
+        best = best.min((set(total), Source::Range));
     }
     best.1
 }
