@@ -233,7 +233,7 @@ pub(super) fn range_statement(sqlite: bool, range: &TimeRange) -> Option<Sql> {
     let first = from.map(|from| {
         from.div_euclid(BUCKET_SECONDS) + i64::from(from.rem_euclid(BUCKET_SECONDS) != 0)
     });
-    let last = to.map(|to| (to + 1).div_euclid(BUCKET_SECONDS) - 1);
+    let last = to.map(|to| to.saturating_add(1).div_euclid(BUCKET_SECONDS) - 1);
     let mut parts = Vec::new();
     let count = |sql: &mut Sql, start: i64, end: i64| {
         let (start, end) = (sql.int(start), sql.int(end));
@@ -261,9 +261,9 @@ pub(super) fn range_statement(sqlite: bool, range: &TimeRange) -> Option<Sql> {
         }
         // The partial buckets at the ends.
         if let (Some(from), Some(first)) = (from, first)
-            && from < first * BUCKET_SECONDS
+            && from < first.saturating_mul(BUCKET_SECONDS)
         {
-            parts.push(count(&mut sql, from, first * BUCKET_SECONDS - 1));
+            parts.push(count(&mut sql, from, first.saturating_mul(BUCKET_SECONDS) - 1));
         }
         if let (Some(to), Some(last)) = (to, last)
             && (last + 1) * BUCKET_SECONDS <= to

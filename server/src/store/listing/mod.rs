@@ -24,7 +24,7 @@ impl MetadataStore {
         &self,
         query: &DropletListQuery,
     ) -> Result<(u64, Vec<DropletRecord>), StoreError> {
-        let known = plan::KnownCounts::read(self, &query.filter).await?;
+        let known = plan::KnownCounts::read(self, query).await?;
         let total = match plan::count(&query.filter, &known) {
             plan::Count::Known(total) => total,
             plan::Count::Range(range) => self.count_in_range(&range).await?,

@@ -34,10 +34,14 @@ pub struct KnownCounts {
     /// With two label requirements, the droplets in the filter's states holding both positive
     /// forms.
     pub both: Option<u64>,
+    /// With only a time range off the list's order, the droplets a walk passes before the range
+    /// can begin (`passed_by_walk`).
+    pub passed: u64,
 }
 
 impl KnownCounts {
-    pub async fn read(store: &MetadataStore, filter: &DropletFilter) -> Result<Self, StoreError> {
+    pub async fn read(store: &MetadataStore, query: &DropletListQuery) -> Result<Self, StoreError> {
+        let filter = &query.filter;
         let states = filter.states.as_deref();
         let held: Vec<Held<'_>> =
             filter.labels.iter().map(|r| r.parts()).map(|(_, k, v)| (k, v)).collect();
@@ -70,6 +74,10 @@ impl KnownCounts {
         };
         // Two requirements that no droplet can hold at once: a key with no value in common.
         let both = pair.then(|| counts.next().unwrap_or_default());
+        let passed = match passed_by_walk(query) {
+            Some(range) => store.count_in_range(&range).await?,
+            None => 0,
+        };
         Ok(KnownCounts {
             sqlite: store.single_process,
             all,
@@ -77,6 +85,7 @@ impl KnownCounts {
             labelled,
             labelled_in_states,
             both,
+            passed,
         })
     }
 }
@@ -271,8 +280,9 @@ pub enum Source {
 const SET_ENTRY_COST: u64 = 3;
 
 /// Picks where the page comes from: a walk passes over about `(offset + per_page) × walked /
-/// total` droplets (the matches spread evenly over the walked index), a set reads all of its
-/// droplets, each costing [`SET_ENTRY_COST`] of those.
+/// total` droplets (the matches spread evenly over the walked index, past those it must pass
+/// before a time range can begin), a set reads all of its droplets, each costing
+/// [`SET_ENTRY_COST`] of those.
 pub fn source(query: &DropletListQuery, offset: u64, total: u64, known: &KnownCounts) -> Source {
     let filter = &query.filter;
     if filter.guids.is_some() || filter.app_guids.is_some() {
@@ -280,7 +290,8 @@ pub fn source(query: &DropletListQuery, offset: u64, total: u64, known: &KnownCo
     }
     let states = filter.states.as_ref().map_or(0, Vec::len);
     let walked = if states == 1 { known.in_states } else { known.all };
-    let walk = (offset + query.per_page).saturating_mul(walked) / total.max(1);
+    let spread = walked.saturating_sub(known.passed);
+    let walk = known.passed + (offset + query.per_page).saturating_mul(spread) / total.max(1);
     let mut best = (walk, Source::Walk);
     let set = |size: u64| size.saturating_mul(SET_ENTRY_COST);
     if let Some((driver, held)) = smallest_label_set(filter, known) {
@@ -293,6 +304,24 @@ pub fn source(query: &DropletListQuery, offset: u64, total: u64, known: &KnownCo
         best = best.min((set(total), Source::Range));
     }
     best.1
+}
+
+/// With only a time range off the list's order, the droplets a walk passes before any can
+/// match, as a range of the order's column: a droplet is updated at or after its creation, so
+/// none updated before the range's start was created in it (ordered by update, ascending), and
+/// none created after the range's end was updated in it (ordered by creation, descending); when
+/// ordered by creation, ascending, the droplets created before the range's start are passed
+/// too (most were updated soon after their creation).
+pub fn passed_by_walk(query: &DropletListQuery) -> Option<TimeRange> {
+    let range = time_range(&query.filter).filter(|_| only_ranges_off_the_order(query))?;
+    let (from, to) = match (query.order_by, query.descending) {
+        (OrderBy::CreatedAt, false) | (OrderBy::UpdatedAt, false) => {
+            (None, Some(range.from?.saturating_sub(1)))
+        }
+        (OrderBy::CreatedAt, true) => (Some(range.to?.saturating_add(1)), None),
+        (OrderBy::UpdatedAt, true) => return None,
+    };
+    Some(TimeRange { column: order(query).0, from, to, states: None })
 }
 
 /// Whether the filter is time ranges alone, all on the column the list is not ordered by.

@@ -130,6 +130,7 @@ fn knowns(filter: &DropletFilter, sqlite: bool) -> [KnownCounts; 2] {
         labelled,
         // Two requirements' total is known; more are counted.
         both: (filter.labels.len() == 2).then_some(5),
+        passed: 0,
     };
     [known(some_states(200_000), labelled(10)), known(some_states(10), labelled(900_000))]
 }
