@@ -80,6 +80,11 @@ pub(super) fn all(n: u64) -> Vec<Shape> {
             &format!("updated_ats[gte]={}&updated_ats[lte]={}", timestamp(from), timestamp(to)),
             &|i| (from..=to).contains(&updated_at(i)),
         ),
+        shape(
+            "updated_ats[gte] (last tenth)",
+            &format!("updated_ats[gte]={}", timestamp(late)),
+            &|i| updated_at(i) >= late,
+        ),
         shape("label env=prod", "label_selector=env%3Dprod", &is_env("prod")),
         shape("label env==prod", "label_selector=env%3D%3Dprod", &is_env("prod")),
         shape("label env!=prod", "label_selector=env!%3Dprod", &|i| env(i) != Some("prod")),
