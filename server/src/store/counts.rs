@@ -112,6 +112,16 @@ impl MetadataStore {
         }
     }
 
+    /// The earliest and latest `column` (`created_at` or `updated_at`) of any droplet, from the
+    /// column's index (none without droplets).
+    pub(super) async fn time_span(&self, column: &str) -> Result<Option<(i64, i64)>, StoreError> {
+        let sql = format!("SELECT MIN({column}) AS first, MAX({column}) AS last FROM droplets");
+        let row = sqlx::query(&sql).fetch_one(&self.pool).await?;
+        let first: Option<i64> = row.try_get("first")?;
+        let last: Option<i64> = row.try_get("last")?;
+        Ok(first.zip(last))
+    }
+
     /// Moves the deltas written since the last compaction into the totals, in one transaction,
     /// and drops the totals that came to nothing.
     pub async fn compact_counts(&self) -> Result<(), StoreError> {

@@ -34,8 +34,8 @@ pub struct KnownCounts {
     /// With two label requirements, the droplets in the filter's states holding both positive
     /// forms.
     pub both: Option<u64>,
-    /// With only a time range off the list's order, the droplets a walk passes before the range
-    /// can begin (`passed_by_walk`).
+    /// With only a time range off the list's order, about how many droplets a walk passes
+    /// before the range can begin (`passed_by_walk`).
     pub passed: u64,
 }
 
@@ -75,7 +75,15 @@ impl KnownCounts {
         // Two requirements that no droplet can hold at once: a key with no value in common.
         let both = pair.then(|| counts.next().unwrap_or_default());
         let passed = match passed_by_walk(query) {
-            Some(range) => store.count_in_range(&range).await?,
+            // An estimate, as the walk's is: the range's share of the droplets' time span.
+            Some(range) => match store.time_span(range.column).await? {
+                Some((first, last)) => {
+                    let (from, to) = (range.from.unwrap_or(first), range.to.unwrap_or(last));
+                    let within = to.min(last).saturating_sub(from.max(first)).max(0) as f64;
+                    (all as f64 * within / (last - first).max(1) as f64) as u64
+                }
+                None => 0,
+            },
             None => 0,
         };
         Ok(KnownCounts {
