@@ -115,8 +115,7 @@ impl MetadataStore {
     /// The earliest and latest `column` (`created_at` or `updated_at`) of any droplet, from the
     /// column's index (none without droplets).
     pub(super) async fn time_span(&self, column: &str) -> Result<Option<(i64, i64)>, StoreError> {
-        let sql = format!("SELECT MIN({column}) AS first, MAX({column}) AS last FROM droplets");
-        let row = sqlx::query(&sql).fetch_one(&self.pool).await?;
+        let row = sqlx::query(&time_span_statement(column)).fetch_one(&self.pool).await?;
         let first: Option<i64> = row.try_get("first")?;
         let last: Option<i64> = row.try_get("last")?;
         Ok(first.zip(last))
@@ -286,4 +285,14 @@ pub(super) fn range_statement(sqlite: bool, range: &TimeRange) -> Option<Sql> {
     }
     sql.push(&format!("SELECT CAST({} AS BIGINT) AS n", parts.join(" + ")));
     Some(sql)
+}
+
+/// The statement that reads the earliest and latest `column` (as `first` and `last`): each its
+/// own subquery, since SQLite reads `MIN` or `MAX` from an index only when it is a statement's
+/// one aggregate.
+pub(super) fn time_span_statement(column: &str) -> String {
+    format!(
+        "SELECT (SELECT MIN({column}) FROM droplets) AS first,
+            (SELECT MAX({column}) FROM droplets) AS last"
+    )
 }

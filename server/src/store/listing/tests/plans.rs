@@ -10,7 +10,7 @@ use super::super::plan::{self, Count, KnownCounts};
 use super::super::query::{DropletFilter, DropletListQuery, LabelRequirement, OrderBy, TimeFilter};
 use super::super::sql::Sql;
 use crate::store::MetadataStore;
-use crate::store::counts::{Counted, counts_statement, range_statement};
+use crate::store::counts::{Counted, counts_statement, range_statement, time_span_statement};
 use crate::store::test_support::{TestDb, droplets};
 
 /// A time halfway through the seeded droplets' (`test_support::droplets`).
@@ -249,6 +249,13 @@ async fn every_shape_is_served_by_an_index(db: TestDb) {
         Counted { labels: vec![env, team], states: None },
         Counted { labels: vec![team, env], states: Some(&states) },
     ];
+    for column in ["created_at", "updated_at"] {
+        let sql = Sql::new(db.store.single_process).push(&time_span_statement(column)).clone();
+        let steps = explain(&db.store, &sql).await;
+        if !full_scans(&steps).is_empty() {
+            failures.push(format!("time span: {}\n  {}", sql.text, steps.join("\n  ")));
+        }
+    }
     let sql = counts_statement(db.store.single_process, &sets);
     let steps = explain(&db.store, &sql).await;
     let scans = full_scans(&steps);
