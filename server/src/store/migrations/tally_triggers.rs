@@ -289,14 +289,24 @@ pub(super) fn postgres_triggers() -> Vec<String> {
         ELSE
             PERFORM 1 FROM droplets WHERE guid = NEW.droplet_guid FOR NO KEY UPDATE;
         END IF;\n";
-    vec![
+    let function = |name: &str, body: String| {
         format!(
-            "CREATE FUNCTION droplet_tally_track() RETURNS trigger LANGUAGE plpgsql AS $body$
-            BEGIN\n{}{}{}RETURN NULL;\nEND\n$body$",
-            branch("INSERT", &c.droplet_insert),
-            branch("DELETE", &c.droplet_delete),
-            branch("UPDATE", &c.droplet_state),
-        ),
+            "CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $body$
+            BEGIN\n{body}END\n$body$"
+        )
+    };
+    let droplet = [
+        branch("INSERT", &c.droplet_insert),
+        branch("DELETE", &c.droplet_delete),
+        branch("UPDATE", &c.droplet_state),
+    ];
+    let label = [
+        branch("INSERT", &c.label_insert),
+        branch("DELETE", &c.label_delete),
+        branch("UPDATE", &c.label_update),
+    ];
+    vec![
+        function("droplet_tally_track", format!("{}RETURN NULL;\n", droplet.concat())),
         "CREATE TRIGGER droplet_tally_rows AFTER INSERT OR DELETE ON droplets
             FOR EACH ROW EXECUTE FUNCTION droplet_tally_track()"
             .to_owned(),
@@ -304,10 +314,9 @@ pub(super) fn postgres_triggers() -> Vec<String> {
             FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state)
             EXECUTE FUNCTION droplet_tally_track()"
             .to_owned(),
-        format!(
-            "CREATE FUNCTION droplet_time_tally_track() RETURNS trigger LANGUAGE plpgsql AS $body$
-            BEGIN\n{}RETURN NULL;\nEND\n$body$",
-            branch("UPDATE", &c.droplet_times),
+        function(
+            "droplet_time_tally_track",
+            format!("{}RETURN NULL;\n", branch("UPDATE", &c.droplet_times)),
         ),
         "CREATE TRIGGER droplet_time_tally AFTER UPDATE OF state, created_at, updated_at
             ON droplets FOR EACH ROW
@@ -315,14 +324,13 @@ pub(super) fn postgres_triggers() -> Vec<String> {
                 NEW.created_at OR OLD.updated_at IS DISTINCT FROM NEW.updated_at)
             EXECUTE FUNCTION droplet_time_tally_track()"
             .to_owned(),
-        format!(
-            "CREATE FUNCTION droplet_label_tally_track() RETURNS trigger LANGUAGE plpgsql
-            AS $body$
-            BEGIN\n{lock}{}{}{}IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
-            RETURN NEW;\nEND\n$body$",
-            branch("INSERT", &c.label_insert),
-            branch("DELETE", &c.label_delete),
-            branch("UPDATE", &c.label_update),
+        // A BEFORE trigger's row goes on to be written only if the function returns it.
+        function(
+            "droplet_label_tally_track",
+            format!(
+                "{lock}{}IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;\nRETURN NEW;\n",
+                label.concat()
+            ),
         ),
         "CREATE TRIGGER droplet_label_tally_rows BEFORE INSERT OR DELETE ON droplet_labels
             FOR EACH ROW EXECUTE FUNCTION droplet_label_tally_track()"
