@@ -99,6 +99,13 @@ const MIGRATIONS: &[Migration] = &[
     // for pairs of labels and per hour of creation and of update, so that a label with `states`,
     // two labels, and a time range have totals too.
     Migration::Written(tallies::statements),
+    // 10: the blob writes uploads recorded, by name, for `droplet-server check`, which asks
+    // for each write it finds whether an upload recorded it (without, every question read the
+    // whole table). Only uploads in progress have one.
+    Migration::Portable(
+        "CREATE INDEX droplets_pending_blobs ON droplets (pending_blob)
+        WHERE pending_blob IS NOT NULL",
+    ),
 ];
 
 impl MetadataStore {

@@ -256,6 +256,17 @@ async fn every_shape_is_served_by_an_index(db: TestDb) {
             failures.push(format!("time span: {}\n  {}", sql.text, steps.join("\n  ")));
         }
     }
+    // What the consistency check asks of the blob writes uploads recorded.
+    for statement in [
+        "SELECT pending_blob FROM droplets WHERE pending_blob IS NOT NULL",
+        "SELECT guid FROM droplets WHERE pending_blob = 'x'",
+    ] {
+        let sql = Sql::new(db.store.single_process).push(statement).clone();
+        let steps = explain(&db.store, &sql).await;
+        if !full_scans(&steps).is_empty() {
+            failures.push(format!("pending blobs: {}\n  {}", sql.text, steps.join("\n  ")));
+        }
+    }
     let sql = counts_statement(db.store.single_process, &sets);
     let steps = explain(&db.store, &sql).await;
     let scans = full_scans(&steps);
