@@ -145,10 +145,11 @@ impl MetadataStore {
         error: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let failed = sqlx::query(
-            "UPDATE droplets SET state = 'FAILED', error = $1, updated_at = $2
-             WHERE guid = $3 AND state = 'STAGED' AND checksum_sha256 = $4",
-        )
+        let failed = sqlx::query(concat!(
+            "UPDATE droplets SET state = 'FAILED', error = $1, ",
+            touched!("$2"),
+            " WHERE guid = $3 AND state = 'STAGED' AND checksum_sha256 = $4"
+        ))
         .bind(error.to_owned())
         .bind(now)
         .bind(droplet.to_string())

@@ -68,10 +68,11 @@ impl MetadataStore {
                 (row.try_get("labels")?, row.try_get("annotations")?);
             let (labels, annotations) = change(&current.labels, &current.annotations);
             let mut tx = self.pool.begin().await?;
-            let updated = sqlx::query(
-                "UPDATE droplets SET labels = $1, annotations = $2, updated_at = $3
-                 WHERE guid = $4 AND labels = $5 AND annotations = $6",
-            )
+            let updated = sqlx::query(concat!(
+                "UPDATE droplets SET labels = $1, annotations = $2, ",
+                touched!("$3"),
+                " WHERE guid = $4 AND labels = $5 AND annotations = $6"
+            ))
             .bind(to_json(&labels))
             .bind(to_json(&annotations))
             .bind(now)
@@ -189,11 +190,12 @@ async fn record_bits(
     bits: &StoredBits,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let updated = sqlx::query(
+    let updated = sqlx::query(concat!(
         "UPDATE droplets SET state = $1, checksum_sha256 = $2,
-            blob_size = $3, error = NULL, updated_at = $4, pending_blob = NULL
-         WHERE guid = $5 AND state = $6",
-    )
+                blob_size = $3, error = NULL, pending_blob = NULL, ",
+        touched!("$4"),
+        " WHERE guid = $5 AND state = $6"
+    ))
     .bind(to.as_str())
     .bind(bits.sha256.clone())
     .bind(bits.size as i64)

@@ -68,11 +68,11 @@ impl MetadataStore {
             return Ok(());
         }
         let Some(droplet) = droplet else { return Ok(tx.commit().await?) };
-        sqlx::query(
-            "UPDATE droplets SET state = 'FAILED', error = $1, updated_at = $2,
-                pending_blob = NULL
-             WHERE guid = $3 AND state IN ('PROCESSING_UPLOAD', 'COPYING')",
-        )
+        sqlx::query(concat!(
+            "UPDATE droplets SET state = 'FAILED', error = $1, pending_blob = NULL, ",
+            touched!("$2"),
+            " WHERE guid = $3 AND state IN ('PROCESSING_UPLOAD', 'COPYING')"
+        ))
         .bind(error.detail.clone())
         .bind(now)
         .bind(droplet.to_string())

@@ -11,6 +11,15 @@
 //! written from parts, with its bound values). The store calls nothing else of the server; its
 //! errors are [`StoreError`]s, which become CF errors in `crate::errors`.
 
+/// `updated_at = <the time bound as parameter $p>`, but never before the droplet's creation:
+/// another replica's clock may be behind the one that created it, and lists rely on a droplet
+/// being updated at or after its creation (`listing::times`).
+macro_rules! touched {
+    ($p:literal) => {
+        concat!("updated_at = CASE WHEN created_at > ", $p, " THEN created_at ELSE ", $p, " END")
+    };
+}
+
 pub mod consistency;
 mod counts;
 pub mod droplets;

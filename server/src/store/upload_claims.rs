@@ -152,11 +152,12 @@ impl MetadataStore {
         job: &JobRecord,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let moved = sqlx::query(
+        let moved = sqlx::query(concat!(
             "UPDATE droplets SET state = 'PROCESSING_UPLOAD', upload_claim = NULL,
-                upload_claim_expires_ms = NULL, updated_at = $1
-             WHERE guid = $2 AND upload_claim = $3 AND state = 'AWAITING_UPLOAD'",
-        )
+                    upload_claim_expires_ms = NULL, ",
+            touched!("$1"),
+            " WHERE guid = $2 AND upload_claim = $3 AND state = 'AWAITING_UPLOAD'"
+        ))
         .bind(job.created_at)
         .bind(droplet.to_string())
         .bind(claim.to_string())
