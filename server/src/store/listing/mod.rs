@@ -1,5 +1,6 @@
 //! Listing droplets: the list query the store answers (filters, order, page), how it is
-//! answered at hundreds of thousands of droplets (`plan`), and the SQL it becomes (`sql`).
+//! answered at hundreds of thousands of droplets (`plan`, with what a droplet's two times rule
+//! out in `times`), and the SQL it becomes (`sql`).
 //! Parsing a request's query parameters into it is `crate::droplets::listing`'s.
 //!
 //! A list costs what its page and its matches cost, not what the table holds: the total comes
@@ -12,6 +13,7 @@ pub mod query;
 mod sql;
 #[cfg(test)]
 mod tests;
+mod times;
 
 pub use query::{DropletListQuery, LabelRequirement, OrderBy, TimeFilter};
 

@@ -9,13 +9,19 @@
 //!   every match, checked against the rest of the filter;
 //! - the page walks the index of the list's order (with the state in front for one state) and
 //!   stops after the page, unless the matches are so sparse that the walk would pass over more
-//!   droplets than a set known to hold them all: then the page is that set, sorted.
+//!   droplets than a set known to hold them all: then the page is that set, sorted; a range
+//!   on the time the list is not ordered by is walked in parts that skip what the order of
+//!   a droplet's two times rules out (`times`).
 //!
 //! Either way only the page's guids are ordered and paged (from an index, for a walk), and the
 //! page's rows are read last, by guid.
 
 use super::query::{DropletFilter, DropletListQuery, OrderBy, TimeFilter};
 use super::sql::{Index, Sql, conditions, labelled};
+use super::times::{
+    Arm, LATE, LATE_AFTER_SECONDS, arms, implied, only_ranges_off_the_order, order_column,
+    passed_by_walk, time_range,
+};
 use crate::store::counts::{Counted, Held, TimeRange};
 use crate::store::{MetadataStore, StoreError};
 
@@ -37,6 +43,9 @@ pub struct KnownCounts {
     /// With only a time range off the list's order, about how many droplets a walk passes
     /// before the range can begin (`passed_by_walk`).
     pub passed: u64,
+    /// With only such a range, about how many droplets the order's column holds in a day: what
+    /// the middle of a page's `times::arms` reads.
+    pub in_a_day: u64,
 }
 
 impl KnownCounts {
@@ -74,18 +83,16 @@ impl KnownCounts {
         };
         // Two requirements that no droplet can hold at once: a key with no value in common.
         let both = pair.then(|| counts.next().unwrap_or_default());
-        let passed = match passed_by_walk(query) {
-            // An estimate, as the walk's is: the range's share of the droplets' time span.
-            Some(range) => match store.time_span(range.column).await? {
-                Some((first, last)) => {
-                    let (from, to) = (range.from.unwrap_or(first), range.to.unwrap_or(last));
-                    let within = to.min(last).saturating_sub(from.max(first)).max(0) as f64;
-                    (all as f64 * within / (last - first).max(1) as f64) as u64
-                }
-                None => 0,
-            },
-            None => 0,
-        };
+        // Estimates, as the walk's is: a range's share of the droplets' time span.
+        let (mut passed, mut in_a_day) = (0, 0);
+        if let Some(range) = passed_by_walk(query)
+            && let Some((first, last)) = store.time_span(range.column).await?
+        {
+            let share = |within: i64| all as f64 * within as f64 / (last - first).max(1) as f64;
+            let (from, to) = (range.from.unwrap_or(first), range.to.unwrap_or(last));
+            passed = share(to.min(last).saturating_sub(from.max(first)).max(0)) as u64;
+            in_a_day = share(LATE_AFTER_SECONDS).ceil() as u64;
+        }
         Ok(KnownCounts {
             sqlite: store.single_process,
             all,
@@ -94,6 +101,7 @@ impl KnownCounts {
             labelled_in_states,
             both,
             passed,
+            in_a_day,
         })
     }
 }
@@ -166,36 +174,6 @@ pub fn count(filter: &DropletFilter, known: &KnownCounts) -> Count {
     let conditions = conditions(&mut sql, filter, None, Index::Any);
     sql.push(&format!("SELECT COUNT(*) AS n FROM droplets d WHERE {conditions}"));
     Count::Query(sql)
-}
-
-/// The filter as one time range, if it is one: comparisons on one of the times, with
-/// nothing else but states.
-pub fn time_range(filter: &DropletFilter) -> Option<TimeRange> {
-    let others = filter.guids.is_some() || filter.app_guids.is_some();
-    let (column, times) = match (&filter.created_at[..], &filter.updated_at[..]) {
-        (times, []) if !times.is_empty() => ("created_at", times),
-        ([], times) if !times.is_empty() => ("updated_at", times),
-        _ => return None,
-    };
-    if others || !filter.labels.is_empty() {
-        return None;
-    }
-    let mut range = TimeRange { column, from: None, to: None, states: filter.states.clone() };
-    for time in times {
-        let (from, to) = match *time {
-            TimeFilter::Equals(_) => return None,
-            TimeFilter::Before(t) => (None, Some(t.saturating_sub(1))),
-            TimeFilter::AtOrBefore(t) => (None, Some(t)),
-            TimeFilter::After(t) => (Some(t.saturating_add(1)), None),
-            TimeFilter::AtOrAfter(t) => (Some(t), None),
-        };
-        range.from = range.from.max(from);
-        range.to = match (range.to, to) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-    }
-    Some(range)
 }
 
 /// Counts the droplets of label requirement `driver` that meet the rest of the filter.
@@ -280,6 +258,11 @@ pub enum Source {
     /// The droplets in a time range of the column the list is not ordered by, from that
     /// column's index, sorted (the filter has no other condition, so they are the matches).
     Range,
+    /// The same matches as `times::arms`: the order's index walked over the range's implied
+    /// bounds and over the day beyond, merged with the late droplets, sorted. Each part stops
+    /// after the page's end; the day's part reads about `in_a_day` droplets, the late part
+    /// all late droplets in the range (taken to be few: they are not counted).
+    Arms,
 }
 
 /// What reading one droplet of a set costs, against passing one in a walk: a set's droplets are
@@ -311,39 +294,10 @@ pub fn source(query: &DropletListQuery, offset: u64, total: u64, known: &KnownCo
     if only_ranges_off_the_order(query) {
         best = best.min((set(total), Source::Range));
     }
+    if arms(query).is_some() {
+        best = best.min((known.in_a_day + offset + query.per_page, Source::Arms));
+    }
     best.1
-}
-
-/// With only a time range off the list's order, the droplets a walk passes before any can
-/// match, as a range of the order's column: a droplet is updated at or after its creation, so
-/// none updated before the range's start was created in it (ordered by update, ascending), and
-/// none created after the range's end was updated in it (ordered by creation, descending); when
-/// ordered by creation, ascending, the droplets created before the range's start are passed
-/// too (most were updated soon after their creation).
-pub fn passed_by_walk(query: &DropletListQuery) -> Option<TimeRange> {
-    let range = time_range(&query.filter).filter(|_| only_ranges_off_the_order(query))?;
-    let (from, to) = match (query.order_by, query.descending) {
-        (OrderBy::CreatedAt, false) | (OrderBy::UpdatedAt, false) => {
-            (None, Some(range.from?.saturating_sub(1)))
-        }
-        (OrderBy::CreatedAt, true) => (Some(range.to?.saturating_add(1)), None),
-        (OrderBy::UpdatedAt, true) => return None,
-    };
-    Some(TimeRange { column: order(query).0, from, to, states: None })
-}
-
-/// Whether the filter is time ranges alone, all on the column the list is not ordered by.
-fn only_ranges_off_the_order(query: &DropletListQuery) -> bool {
-    let filter = &query.filter;
-    let (on_order, off_order) = match query.order_by {
-        OrderBy::CreatedAt => (&filter.created_at, &filter.updated_at),
-        OrderBy::UpdatedAt => (&filter.updated_at, &filter.created_at),
-    };
-    let others = filter.guids.is_some()
-        || filter.app_guids.is_some()
-        || filter.states.is_some()
-        || !filter.labels.is_empty();
-    !others && on_order.is_empty() && !off_order.is_empty()
 }
 
 /// The statement that reads page `offset / per_page` of `total` matches.
@@ -352,10 +306,10 @@ pub fn page(query: &DropletListQuery, offset: u64, total: u64, known: &KnownCoun
     let mut sql = Sql::new(known.sqlite);
     let (column, direction) = order(query);
     let source = source(query, offset, total, known);
+    let limit = offset + query.per_page;
     let inner = match source {
         Source::Label(driver) => {
             let from = from_label(&mut sql, filter, driver, Some(column));
-            // The rows come out of the subquery as `d`, for the order below.
             format!("SELECT d.guid FROM ({from}) d WHERE 1 = 1")
         }
         Source::States | Source::Named | Source::Range => {
@@ -363,8 +317,13 @@ pub fn page(query: &DropletListQuery, offset: u64, total: u64, known: &KnownCoun
             format!("SELECT d.guid FROM droplets d WHERE {conditions}")
         }
         Source::Walk => {
-            let conditions = conditions(&mut sql, filter, None, Index::Order(column));
+            let conditions = conditions(&mut sql, &implied(filter), None, Index::Order(column));
             format!("SELECT d.guid FROM droplets d WHERE {conditions}")
+        }
+        Source::Arms => {
+            let parts = arms(query).expect("`source` picks arms only where there are some");
+            let parts = parts.map(|arm| arm_rows(&mut sql, query, arm, limit));
+            format!("SELECT r.guid FROM ({}) r WHERE 1 = 1", parts.join(" UNION ALL "))
         }
     };
     // A set is sorted, not walked: SQLite, which plans without statistics, would otherwise
@@ -373,7 +332,7 @@ pub fn page(query: &DropletListQuery, offset: u64, total: u64, known: &KnownCoun
     let sorted = if known.sqlite && source != Source::Walk { "+" } else { "" };
     let (limit, offset) = (sql.int(query.per_page as i64), sql.int(offset as i64));
     sql.push(&format!(
-        "SELECT o.* FROM ({inner} ORDER BY {sorted}d.{column} {direction}, d.guid {direction}
+        "SELECT o.* FROM ({inner} ORDER BY {sorted}{column} {direction}, guid {direction}
             LIMIT {limit} OFFSET {offset}) p
          CROSS JOIN droplets o WHERE o.guid = p.guid
          ORDER BY o.{column} {direction}, o.guid {direction}"
@@ -381,10 +340,33 @@ pub fn page(query: &DropletListQuery, offset: u64, total: u64, known: &KnownCoun
     sql
 }
 
-fn order(query: &DropletListQuery) -> (&'static str, &'static str) {
-    let column = match query.order_by {
-        OrderBy::CreatedAt => "created_at",
-        OrderBy::UpdatedAt => "updated_at",
+/// The rows `guid`, `column` of one of `times::arms`, the first `limit` in the list's order:
+/// the part in a range of the order's column is walked in that column's index; the late part is
+/// read from the late droplets' index of the range's own column (named on SQLite, which plans
+/// without statistics) and sorted.
+fn arm_rows(sql: &mut Sql, query: &DropletListQuery, arm: Arm, limit: u64) -> String {
+    let (column, direction) = order(query);
+    let mut filter = query.filter.clone();
+    let (order_times, range_column, late_index) = match query.order_by {
+        OrderBy::CreatedAt => (&mut filter.created_at, "updated_at", "droplets_late_updated"),
+        OrderBy::UpdatedAt => (&mut filter.updated_at, "created_at", "droplets_late_created"),
     };
-    (column, if query.descending { "DESC" } else { "ASC" })
+    order_times.extend(arm.from.map(TimeFilter::AtOrAfter));
+    order_times.extend(arm.to.map(TimeFilter::AtOrBefore));
+    let (table, index, late) = if arm.late {
+        let by = if sql.sqlite { format!(" INDEXED BY {late_index}") } else { String::new() };
+        (format!("droplets d{by}"), Index::Order(range_column), format!(" AND {LATE}"))
+    } else {
+        ("droplets d".to_owned(), Index::Order(column), String::new())
+    };
+    let conditions = conditions(sql, &filter, None, index);
+    let limit = sql.int(limit as i64);
+    format!(
+        "SELECT * FROM (SELECT d.guid, d.{column} FROM {table} WHERE {conditions}{late}
+            ORDER BY d.{column} {direction}, d.guid {direction} LIMIT {limit}) a"
+    )
+}
+
+fn order(query: &DropletListQuery) -> (&'static str, &'static str) {
+    (order_column(query.order_by), if query.descending { "DESC" } else { "ASC" })
 }

@@ -74,7 +74,10 @@ fn random_requirement(rng: &mut StdRng) -> LabelRequirement {
 }
 
 fn random_time(rng: &mut StdRng) -> TimeFilter {
-    let t = 1_700_000_000 + rng.random_range(-4000..30_000);
+    // Mostly where most droplets were created; sometimes over the weeks before and the days
+    // after, where some were created and late ones updated.
+    let around = if rng.random_bool(0.7) { -4000..30_000 } else { -2_600_000..400_000 };
+    let t = 1_700_000_000 + rng.random_range(around);
     match rng.random_range(0..5) {
         0 => TimeFilter::Equals(vec![t, t + 1]),
         1 => TimeFilter::Before(t),
@@ -129,6 +132,17 @@ async fn lists_match_a_brute_force_filter(db: TestDb) {
         droplet.created_at += (i as i64 % 7) * 3000;
         droplet.updated_at = droplet.created_at + (i as i64 % 5) * 2000;
     }
+    // A fifth created over the month before: a day is a small part of the times' span.
+    for (i, droplet) in all.iter_mut().enumerate().skip(2).step_by(5) {
+        let earlier = (i as i64 % 30) * 86_400 + (i as i64 % 17) * 600;
+        droplet.created_at -= earlier;
+        droplet.updated_at -= earlier;
+    }
+    // Some updated days after their creation (late: `times::LATE_AFTER_SECONDS`), some
+    // exactly a day after it (not late).
+    for (i, droplet) in all.iter_mut().enumerate().skip(1).step_by(11) {
+        droplet.updated_at = droplet.created_at + 86_400 * (i as i64 % 4) + i as i64 % 3;
+    }
     db.store.insert_droplets(&all).await;
     // A few droplets with more labels than the counters pair (counted one by one).
     for droplet in all.iter_mut().step_by(40) {
@@ -141,12 +155,21 @@ async fn lists_match_a_brute_force_filter(db: TestDb) {
         db.store.update_metadata(droplet.guid, change, droplet.updated_at).await.unwrap();
     }
     let mut rng = StdRng::seed_from_u64(11);
-    for round in 0..400 {
-        if round == 200 {
+    for round in 0..600 {
+        if round == 300 {
             // Half the lists read compacted counters, half fresh ones.
             db.store.compact_counts().await.unwrap();
         }
-        let query = random_query(&mut rng, &all);
+        let mut query = random_query(&mut rng, &all);
+        if round % 2 == 0 {
+            // A time range alone, which the two times' order lets a list narrow (`times`).
+            let times = (0..rng.random_range(1..=2)).map(|_| random_time(&mut rng)).collect();
+            query.filter = if rng.random_bool(0.5) {
+                DropletFilter { created_at: times, ..DropletFilter::default() }
+            } else {
+                DropletFilter { updated_at: times, ..DropletFilter::default() }
+            };
+        }
         let (total, page) = db.store.list_droplets(&query).await.unwrap();
         let page: Vec<String> = page.iter().map(|d| d.guid.to_string()).collect();
         assert_eq!((total, page), expected_page(&all, &query), "{query:?}");
@@ -162,4 +185,38 @@ async fn sqlite_lists_match_a_brute_force_filter() {
 #[tokio::test]
 async fn postgres_lists_match_a_brute_force_filter() {
     lists_match_a_brute_force_filter(TestDb::postgres(None).await).await;
+}
+
+/// A write stamped by a clock behind the one that created the droplet leaves it updated at its
+/// creation, not before, so that lists that rely on the order of the two times still find it.
+async fn writes_keep_updates_at_or_after_creation(db: TestDb) {
+    let droplet = droplets(1, 9).remove(0);
+    db.store.insert_droplets(std::slice::from_ref(&droplet)).await;
+    let keep = |labels: &BTreeMap<_, _>, annotations: &BTreeMap<_, _>| {
+        (labels.clone(), annotations.clone())
+    };
+    let earlier = droplet.created_at - 60;
+    let updated = db.store.update_metadata(droplet.guid, keep, earlier).await.unwrap().unwrap();
+    assert_eq!(updated.updated_at, droplet.created_at);
+    let filter = DropletFilter {
+        updated_at: vec![TimeFilter::AtOrAfter(droplet.created_at)],
+        ..DropletFilter::default()
+    };
+    let (total, page) = db
+        .store
+        .list_droplets(&DropletListQuery { filter, ..DropletListQuery::default() })
+        .await
+        .unwrap();
+    assert_eq!((total, page.len()), (1, 1));
+    db.remove().await;
+}
+
+#[tokio::test]
+async fn sqlite_writes_keep_updates_at_or_after_creation() {
+    writes_keep_updates_at_or_after_creation(TestDb::sqlite(None).await).await;
+}
+
+#[tokio::test]
+async fn postgres_writes_keep_updates_at_or_after_creation() {
+    writes_keep_updates_at_or_after_creation(TestDb::postgres(None).await).await;
 }

@@ -106,6 +106,18 @@ const MIGRATIONS: &[Migration] = &[
         "CREATE INDEX droplets_pending_blobs ON droplets (pending_blob)
         WHERE pending_blob IS NOT NULL",
     ),
+    // 11: the droplets updated more than a day after their creation ("late"), indexed by each
+    // time, so that a list with a range on one time, ordered by the other, reads the few late
+    // ones apart and walks the rest in order (`listing::times`). Lists rely on droplets being
+    // updated at or after their creation, which writes now keep; a row a replica with a slower
+    // clock wrote before is brought in line first.
+    Migration::Portable(
+        "UPDATE droplets SET updated_at = created_at WHERE updated_at < created_at;
+        CREATE INDEX droplets_late_updated ON droplets (updated_at, guid)
+        WHERE updated_at > created_at + 86400;
+        CREATE INDEX droplets_late_created ON droplets (created_at, guid)
+        WHERE updated_at > created_at + 86400",
+    ),
 ];
 
 impl MetadataStore {
