@@ -1,6 +1,9 @@
 //! Blobs as files in a local directory. A blob is written to `tmp/` on the same filesystem, flushed
 //! to disk while it streams in (so that the final fsync is short), fsynced, and renamed into place;
-//! the rename is then made durable by an fsync of the directory.
+//! the rename is then made durable by an fsync of the directory. Resumable writes are files of
+//! their own (`resumable`).
+
+mod resumable;
 
 use std::fs::File;
 use std::io::Write;
@@ -12,6 +15,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 use super::files::{changed, files_in, read_chunks};
+use super::resumable::{Appended, ResumableWrite};
 use super::{BlobError, BlobStream, BlobWriter, Blobstore, PendingKind, PendingWrite, StoredBlob};
 
 /// Written bytes after which a background fdatasync is started, so the disk keeps up with the
@@ -28,6 +32,10 @@ const READ_CHUNK_BYTES: usize = 128 * 1024;
 /// Size of the chunks a scrub reads a blob in: large reads are what keeps a sequential read of
 /// a whole file at the disk's speed, and each chunk costs one hand-over between threads.
 const SCAN_CHUNK_BYTES: usize = 1024 * 1024;
+/// The directory of the resumable writes' files, under the store's root.
+const RESUMABLE_DIRECTORY: &str = "resumable";
+/// How the name of a resumable write's file ends.
+const RESUMABLE_SUFFIX: &str = ".resumable";
 
 pub struct LocalBlobstore {
     root: PathBuf,
@@ -132,13 +140,21 @@ impl Blobstore for LocalBlobstore {
         Ok(StoredBlob { key: key.to_owned(), size: metadata.len(), modified: changed(&metadata) })
     }
 
-    /// Every file in `tmp/`: a write's temporary file names no key.
+    /// Every file in `tmp/` and every resumable write's: their names tell no key.
     async fn pending_writes(&self, _prefix: &str) -> Result<Vec<PendingWrite>, BlobError> {
-        let directory = self.root.join("tmp");
-        let files = tokio::task::spawn_blocking(move || files_in(&directory))
-            .await
-            .map_err(|e| BlobError::Failed(format!("the listing task died: {e}")))?
-            .map_err(failed)?;
+        let (directory, resumable) = (self.root.join("tmp"), self.root.join(RESUMABLE_DIRECTORY));
+        let (files, resumable) = tokio::task::spawn_blocking(move || {
+            Ok::<_, std::io::Error>((files_in(&directory)?, files_in(&resumable)?))
+        })
+        .await
+        .map_err(|e| BlobError::Failed(format!("the listing task died: {e}")))?
+        .map_err(failed)?;
+        let resumable = resumable.into_iter().map(|(name, _, started)| PendingWrite {
+            kind: PendingKind::ResumableFile,
+            key: None,
+            name,
+            started,
+        });
         let pending = files.into_iter().map(|(name, _, started)| {
             // `copy_temp_path`'s naming, read back: `droplets-GUID.copy` copies into
             // `droplets/GUID`.
@@ -148,7 +164,7 @@ impl Blobstore for LocalBlobstore {
                 if key.is_some() { PendingKind::CopyTempFile } else { PendingKind::TempFile };
             PendingWrite { kind, key, name, started }
         });
-        Ok(pending.collect())
+        Ok(pending.chain(resumable).collect())
     }
 
     /// Removes the blob, and what a copy into `key` interrupted by a crash may have left.
@@ -158,6 +174,9 @@ impl Blobstore for LocalBlobstore {
     }
 
     async fn discard(&self, _key: &str, pending: &str) -> Result<(), BlobError> {
+        if pending.ends_with(RESUMABLE_SUFFIX) {
+            return remove_if_present(&self.resumable_path(pending)?).await;
+        }
         // A name this store gives a file in `tmp/` (a write's, a copy's, a health probe's) is one
         // plain file name; anything else is not ours.
         let ours = [".part", ".copy", ".probe"].iter().any(|suffix| pending.ends_with(suffix));
@@ -174,6 +193,23 @@ impl Blobstore for LocalBlobstore {
             .await
             .map_err(|e| BlobError::Failed(format!("the copy task died: {e}")))?
             .map_err(failed)
+    }
+
+    async fn start_resumable(&self, _key: &str) -> Result<ResumableWrite, BlobError> {
+        self.start_resumable_file().await
+    }
+
+    async fn append(
+        &self,
+        _key: &str,
+        write: &ResumableWrite,
+        bytes: BlobStream,
+    ) -> Result<Appended, BlobError> {
+        self.append_to_file(write, bytes).await
+    }
+
+    async fn finish_resumable(&self, key: &str, write: &ResumableWrite) -> Result<(), BlobError> {
+        self.finish_file(key, write).await
     }
 
     /// Writes a probe file in `tmp/` (the directory blobs are written in first) and removes it.

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::resumable::{Appended, ResumableWrite};
 use super::{BlobError, BlobStream, BlobWriter, Blobstore, PendingWrite, StoredBlob};
 use crate::metrics::Metrics;
 
@@ -66,6 +67,23 @@ impl Blobstore for Metered {
 
     async fn scan(&self, key: &str, len: u64) -> Result<BlobStream, BlobError> {
         self.count("scan", self.inner.scan(key, len).await)
+    }
+
+    async fn start_resumable(&self, key: &str) -> Result<ResumableWrite, BlobError> {
+        self.count("start_resumable", self.inner.start_resumable(key).await)
+    }
+
+    async fn append(
+        &self,
+        key: &str,
+        write: &ResumableWrite,
+        bytes: BlobStream,
+    ) -> Result<Appended, BlobError> {
+        self.count("append", self.inner.append(key, write, bytes).await)
+    }
+
+    async fn finish_resumable(&self, key: &str, write: &ResumableWrite) -> Result<(), BlobError> {
+        self.count("finish_resumable", self.inner.finish_resumable(key, write).await)
     }
 
     async fn check(&self) -> Result<(), BlobError> {

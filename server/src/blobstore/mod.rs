@@ -17,6 +17,9 @@ pub mod configured;
 mod files;
 pub mod local;
 pub mod metered;
+pub mod resumable;
+#[cfg(test)]
+mod resumable_tests;
 pub mod s3;
 
 use std::pin::Pin;
@@ -24,6 +27,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures::Stream;
+use resumable::{Appended, ResumableWrite};
 
 /// A stream of a blob's bytes.
 pub type BlobStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send + Sync>>;
@@ -90,6 +94,8 @@ pub enum PendingKind {
     TempFile,
     /// A local temporary file of a copy into `key`: in flight while that droplet is there.
     CopyTempFile,
+    /// A local file of a resumable write (S3's are multipart uploads).
+    ResumableFile,
 }
 
 #[async_trait::async_trait]
@@ -132,6 +138,25 @@ pub trait Blobstore: Send + Sync {
             _ => self.read(key, 0, len - 1).await,
         }
     }
+
+    /// Starts a resumable write into `key` (see [`resumable`]); nothing is visible there until
+    /// it is finished.
+    async fn start_resumable(&self, key: &str) -> Result<ResumableWrite, BlobError>;
+
+    /// Appends `bytes` to the resumable write into `key` at `write.offset`, overwriting what an
+    /// unrecorded append left past it. Every byte the returned state counts is durable; when
+    /// `bytes` fails midway, what arrived before is kept and the failure returned with it. An
+    /// error means nothing was added.
+    async fn append(
+        &self,
+        key: &str,
+        write: &ResumableWrite,
+        bytes: BlobStream,
+    ) -> Result<Appended, BlobError>;
+
+    /// Publishes the resumable write's `write.offset` bytes under `key`, with the contract of a
+    /// committed [`BlobWriter`], and removes what the write held apart.
+    async fn finish_resumable(&self, key: &str, write: &ResumableWrite) -> Result<(), BlobError>;
 
     /// Checks that the store is reachable and takes writes, for `GET /healthz`, leaving nothing
     /// behind.

@@ -11,6 +11,7 @@
 //! presigned GET URLs: the bits go from the bucket to the client, not through this server.
 
 mod errors;
+mod resumable;
 mod uploads;
 mod writer;
 
@@ -32,6 +33,7 @@ use object_store::{
 use self::errors::{blob_error, logged};
 use self::uploads::UploadListing;
 use self::writer::{S3BlobWriter, abort};
+use crate::blobstore::resumable::{Appended, ResumableWrite};
 use crate::blobstore::{BlobError, BlobStream, BlobWriter, Blobstore, PendingWrite, StoredBlob};
 use crate::config::BlobstoreConfig;
 
@@ -174,9 +176,11 @@ impl Blobstore for S3Blobstore {
         }
     }
 
+    /// Aborts the multipart upload, and removes the tails it kept if it was a resumable write's.
     async fn discard(&self, key: &str, pending: &str) -> Result<(), BlobError> {
         let upload: MultipartId = pending.to_owned();
-        abort(&self.store, &Path::from(key), &upload).await.map_err(|e| logged(&self.log, e))
+        abort(&self.store, &Path::from(key), &upload).await.map_err(|e| logged(&self.log, e))?;
+        self.remove_tails(pending).await.map_err(|e| logged(&self.log, e))
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<StoredBlob>, BlobError> {
@@ -196,6 +200,23 @@ impl Blobstore for S3Blobstore {
     /// S3's CopyObject: done by the store, atomic, and visible only once complete.
     async fn copy(&self, from: &str, to: &str) -> Result<(), BlobError> {
         self.store.copy(&Path::from(from), &Path::from(to)).await.map_err(|e| self.fail(e))
+    }
+
+    async fn start_resumable(&self, key: &str) -> Result<ResumableWrite, BlobError> {
+        self.start_upload(key).await
+    }
+
+    async fn append(
+        &self,
+        key: &str,
+        write: &ResumableWrite,
+        bytes: BlobStream,
+    ) -> Result<Appended, BlobError> {
+        self.append_parts(key, write, bytes).await
+    }
+
+    async fn finish_resumable(&self, key: &str, write: &ResumableWrite) -> Result<(), BlobError> {
+        self.finish_upload(key, write).await
     }
 
     /// Writes a tiny probe object and removes it: the bucket is reachable, the credentials are
