@@ -10,6 +10,7 @@ use super::jobs::insert_job;
 use super::records::{
     DropletRecord, JobRecord, StoredBits, droplet_from_row, droplet_state_column, to_json,
 };
+use super::resumable_uploads::end_resumable_upload;
 use super::{MetadataStore, StoreError};
 
 type Transaction<'c> = sqlx::Transaction<'c, sqlx::Any>;
@@ -105,6 +106,8 @@ impl MetadataStore {
             .bind(droplet.to_string())
             .execute(&mut *tx)
             .await?;
+        // Its write, recorded by nothing now, is the stale-write sweep's to discard.
+        end_resumable_upload(&mut tx, droplet).await?;
         insert_job(&mut tx, job, self.instance, self.lease_expiry()).await?;
         tx.commit().await?;
         Ok(true)

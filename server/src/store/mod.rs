@@ -27,6 +27,7 @@ mod jobs;
 pub mod listing;
 mod migrations;
 pub mod records;
+pub mod resumable_uploads;
 mod statement;
 #[cfg(test)]
 mod test_support;

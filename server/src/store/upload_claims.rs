@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::droplets::BitsRecorded;
 use super::jobs::insert_job;
 use super::records::{JobRecord, StoredBits, uuid_column};
+use super::resumable_uploads::end_resumable_upload;
 use super::{MetadataStore, StoreError};
 use crate::time::now_ms;
 
@@ -55,17 +56,22 @@ impl MetadataStore {
     }
 
     /// Ends an upload claim that did not become a job; its blob writer was dropped, which
-    /// discarded the pending blob, so the record of it goes too.
+    /// discarded the pending blob, so the record of it goes too, and a resumable upload's row.
     pub async fn release_upload_claim(&self, droplet: Uuid, claim: Uuid) -> Result<(), StoreError> {
-        sqlx::query(
+        let mut tx = self.pool.begin().await?;
+        let released = sqlx::query(
             "UPDATE droplets SET upload_claim = NULL, upload_claim_expires_ms = NULL,
                 pending_blob = NULL
              WHERE guid = $1 AND upload_claim = $2",
         )
         .bind(droplet.to_string())
         .bind(claim.to_string())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        if released.rows_affected() == 1 {
+            end_resumable_upload(&mut tx, droplet).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -99,11 +105,14 @@ impl MetadataStore {
     }
 
     /// Upload claims whose process is gone: those whose lease ran out, or, with `all` (at
-    /// start-up on SQLite, where no other process streams), every one.
+    /// start-up on SQLite, where no other process streams), every streaming upload's (a
+    /// resumable upload's lapses when it expires, whatever process was serving it).
     pub async fn lapsed_upload_claims(&self, all: bool) -> Result<Vec<LapsedClaim>, StoreError> {
         let rows = sqlx::query(
             "SELECT guid, upload_claim, pending_blob FROM droplets
-             WHERE upload_claim IS NOT NULL AND ($1 OR upload_claim_expires_ms < $2)",
+             WHERE upload_claim IS NOT NULL AND (upload_claim_expires_ms < $2
+                OR ($1 AND NOT EXISTS (
+                    SELECT 1 FROM resumable_uploads r WHERE r.id = droplets.upload_claim)))",
         )
         .bind(all)
         .bind(now_ms())
@@ -130,7 +139,9 @@ impl MetadataStore {
     ) -> Result<bool, StoreError> {
         let result = sqlx::query(
             "UPDATE droplets SET upload_claim = $1, upload_claim_expires_ms = $2
-             WHERE guid = $3 AND upload_claim = $4 AND ($5 OR upload_claim_expires_ms < $6)",
+             WHERE guid = $3 AND upload_claim = $4 AND (upload_claim_expires_ms < $6
+                OR ($5 AND NOT EXISTS (
+                    SELECT 1 FROM resumable_uploads r WHERE r.id = droplets.upload_claim)))",
         )
         .bind(claim.to_string())
         .bind(self.lease_expiry())
@@ -166,6 +177,8 @@ impl MetadataStore {
         if moved.rows_affected() != 1 {
             return Ok(false);
         }
+        // A resumable upload is over once its bits are complete and their job recorded.
+        end_resumable_upload(&mut tx, droplet).await?;
         insert_job(&mut tx, job, self.instance, self.lease_expiry()).await?;
         tx.commit().await?;
         Ok(true)

@@ -118,6 +118,22 @@ const MIGRATIONS: &[Migration] = &[
         CREATE INDEX droplets_late_created ON droplets (created_at, guid)
         WHERE updated_at > created_at + 86400",
     ),
+    // 12: resumable uploads (`store::resumable_uploads`), one at most per droplet.
+    Migration::Portable(
+        "CREATE TABLE resumable_uploads (
+        id TEXT PRIMARY KEY,
+        droplet_guid TEXT NOT NULL UNIQUE,
+        length BIGINT NOT NULL,
+        metadata TEXT,
+        upload_offset BIGINT NOT NULL,
+        write_name TEXT NOT NULL,
+        blob_write TEXT NOT NULL,
+        expires_ms BIGINT NOT NULL,
+        holder TEXT,
+        held_until_ms BIGINT,
+        created_ms BIGINT NOT NULL
+    )",
+    ),
 ];
 
 impl MetadataStore {
