@@ -4,11 +4,11 @@
 //! replicas sharing one database, agree on who won.
 //!
 //! One file per resource or mechanism: `droplets` (rows and their labels), `upload_claims` (the
-//! hold an upload in progress has on its droplet), `jobs` (job rows and their leases),
-//! `listing` (the list query, how it is answered and its SQL), `counts` (the counters that
-//! give list totals), `consistency` (what the consistency check asks), `migrations` (the
-//! schema), `records` (the rows as the rest of the server sees them), `statement` (a statement
-//! written from parts, with its bound values). The store calls nothing else of the server; its
+//! hold an upload in progress has on its droplet), `resumable_uploads` (uploads that arrive in
+//! many requests), `jobs` (job rows and their leases), `listing` (the list query, how it is
+//! answered and its SQL), `counts` (the counters that give list totals), `consistency` (what
+//! the consistency check asks), `migrations` (the schema), `records` (the rows as the rest of
+//! the server sees them), `statement` (a statement written from parts, with its bound values). The store calls nothing else of the server; its
 //! errors are [`StoreError`]s, which become CF errors in `crate::errors`.
 
 /// `updated_at = <the time bound as parameter $p>`, but never before the droplet's creation:
