@@ -1,7 +1,7 @@
 //! Blobs as objects in an S3-compatible bucket (AWS S3, MinIO, Ceph RGW, Garage, ...), through
-//! `object_store`: the store here, writing a blob in `writer`, what a failed request means in
-//! `errors`, and the multipart uploads in progress, which `object_store` cannot list, in
-//! `uploads`.
+//! `object_store`: the store here, writing a blob in `writer` (its parts going out in `parts`),
+//! resumable writes in `resumable`, what a failed request means in `errors`, and the multipart
+//! uploads in progress, which `object_store` cannot list, in `uploads`.
 //!
 //! A blob is written as a multipart upload: parts go out as the bits stream in, a bounded number
 //! at a time, so memory stays flat whatever the droplet's size. S3 makes the object visible only
@@ -11,6 +11,7 @@
 //! presigned GET URLs: the bits go from the bucket to the client, not through this server.
 
 mod errors;
+mod parts;
 mod resumable;
 mod uploads;
 mod writer;

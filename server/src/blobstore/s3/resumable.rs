@@ -5,17 +5,17 @@
 //! tail is durable once S3 answered for it, which is before the append returns. Any replica
 //! can append, from the recorded parts and tail alone.
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use futures::StreamExt;
-use object_store::multipart::{MultipartStore, PartId};
+use object_store::multipart::MultipartStore;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt};
 use sha2::{Digest, Sha256};
-use tokio::task::JoinSet;
 
 use super::S3Blobstore;
 use super::errors::{blob_error, logged};
-use crate::blobstore::resumable::{Appended, HeldTail, ResumableWrite, SentPart};
+use super::parts::{PartUploads, part_ids};
+use crate::blobstore::resumable::{Appended, HeldTail, ResumableWrite};
 use crate::blobstore::{BlobError, BlobStream};
 
 /// S3's smallest part but the last.
@@ -46,7 +46,7 @@ impl S3Blobstore {
         write: &ResumableWrite,
         mut bytes: BlobStream,
     ) -> Result<Appended, BlobError> {
-        let mut parts = Parts::new(self, key, write);
+        let mut parts = self.part_uploads(key, write);
         let mut buffer = self.tail(write).await?;
         let mut interrupted = None;
         while let Some(item) = bytes.next().await {
@@ -54,7 +54,7 @@ impl S3Blobstore {
                 Ok(chunk) => {
                     buffer.extend_from_slice(&chunk);
                     if buffer.len() >= self.part_bytes {
-                        parts.send(buffer.split().freeze()).await?;
+                        parts.send(buffer.split().freeze().into()).await?;
                     }
                 }
                 Err(error) => {
@@ -65,9 +65,9 @@ impl S3Blobstore {
         }
         let left = buffer.freeze();
         if left.len() as u64 >= MIN_PART_BYTES {
-            parts.send(left.clone()).await?;
+            parts.send(left.clone().into()).await?;
         }
-        let mut appended = parts.done().await?;
+        let mut appended = ResumableWrite { parts: parts.all_sent().await?, ..write.clone() };
         // Where the parts end: the old tail went into the new parts, or into the new tail.
         let new_parts = appended.parts[write.parts.len()..].iter().map(|p| p.size).sum::<u64>();
         let parts_end = write.offset - write.tail_size() + new_parts;
@@ -88,14 +88,13 @@ impl S3Blobstore {
         key: &str,
         write: &ResumableWrite,
     ) -> Result<(), BlobError> {
-        let mut parts = Parts::new(self, key, write);
+        let mut parts = self.part_uploads(key, write);
         let tail = self.tail(write).await?;
         // S3 completes no upload without a part: an empty blob is one empty part.
         if !tail.is_empty() || write.parts.is_empty() {
-            parts.send(tail.freeze()).await?;
+            parts.send(tail.freeze().into()).await?;
         }
-        let sent = parts.done().await?.parts;
-        let ids = sent.into_iter().map(|part| PartId { content_id: part.etag }).collect();
+        let ids = part_ids(parts.all_sent().await?);
         let path = Path::from(key);
         self.store.complete_multipart(&path, &write.name, ids).await.map_err(|e| self.fail(e))?;
         if let Err(error) = self.remove_tails(&write.name).await {
@@ -103,6 +102,13 @@ impl S3Blobstore {
             logged(&self.log, error);
         }
         Ok(())
+    }
+
+    /// The parts of the write's upload, to send more after those it has.
+    fn part_uploads(&self, key: &str, write: &ResumableWrite) -> PartUploads {
+        let (store, log) = (self.store.clone(), self.log.clone());
+        let (path, upload) = (Path::from(key), write.name.clone());
+        PartUploads::new(store, path, upload, &write.parts, self.parts_in_flight, log)
     }
 
     /// The bytes of the write's tail, as the buffer the next part fills.
@@ -133,64 +139,5 @@ impl S3Blobstore {
             }
         }
         Ok(())
-    }
-}
-
-/// The parts an append sends, numbered on from those the write had, a bounded number at once.
-struct Parts {
-    store: std::sync::Arc<object_store::aws::AmazonS3>,
-    path: Path,
-    write: ResumableWrite,
-    in_flight: JoinSet<(usize, u64, Result<PartId, object_store::Error>)>,
-    sent: Vec<Option<SentPart>>,
-    limit: usize,
-    log: slog::Logger,
-}
-
-impl Parts {
-    fn new(s3: &S3Blobstore, key: &str, write: &ResumableWrite) -> Self {
-        Parts {
-            store: s3.store.clone(),
-            path: Path::from(key),
-            write: write.clone(),
-            in_flight: JoinSet::new(),
-            sent: write.parts.iter().cloned().map(Some).collect(),
-            limit: s3.parts_in_flight,
-            log: s3.log.clone(),
-        }
-    }
-
-    async fn send(&mut self, part: Bytes) -> Result<(), BlobError> {
-        while self.in_flight.len() >= self.limit {
-            self.join_one().await?;
-        }
-        let index = self.sent.len();
-        self.sent.push(None);
-        let (store, path, upload) =
-            (self.store.clone(), self.path.clone(), self.write.name.clone());
-        let size = part.len() as u64;
-        let payload = PutPayload::from(part);
-        self.in_flight.spawn(async move {
-            (index, size, store.put_part(&path, &upload, index, payload).await)
-        });
-        Ok(())
-    }
-
-    async fn join_one(&mut self) -> Result<(), BlobError> {
-        let Some(joined) = self.in_flight.join_next().await else { return Ok(()) };
-        let (index, size, result) =
-            joined.map_err(|e| BlobError::Failed(format!("a part upload died: {e}")))?;
-        let part = result.map_err(|e| logged(&self.log, blob_error(e)))?;
-        self.sent[index] = Some(SentPart { etag: part.content_id, size });
-        Ok(())
-    }
-
-    /// The write with every part sent, once all are.
-    async fn done(mut self) -> Result<ResumableWrite, BlobError> {
-        while !self.in_flight.is_empty() {
-            self.join_one().await?;
-        }
-        let parts = self.sent.into_iter().map(|part| part.expect("every part joined")).collect();
-        Ok(ResumableWrite { parts, ..self.write })
     }
 }

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use object_store::aws::AmazonS3;
-use object_store::multipart::{MultipartStore, PartId};
+use object_store::multipart::MultipartStore;
 use object_store::path::Path;
 use object_store::{MultipartId, PutPayload};
-use tokio::task::JoinSet;
 
 use super::errors::{blob_error, logged};
+use super::parts::{PartUploads, part_ids};
 use crate::blobstore::{BlobError, BlobWriter};
 
 /// A blob being written as a multipart upload, driven part by part (`MultipartStore`) rather
@@ -24,10 +24,7 @@ pub(super) struct S3BlobWriter {
     part: Vec<Bytes>,
     part_len: usize,
     part_bytes: usize,
-    parts_in_flight: usize,
-    /// Parts going out, by index; `sent` holds the ids of those done.
-    in_flight: JoinSet<(usize, Result<PartId, object_store::Error>)>,
-    sent: Vec<Option<PartId>>,
+    parts: PartUploads,
     /// False once committed or aborted: a writer dropped while true aborts the upload.
     open: bool,
     log: slog::Logger,
@@ -43,6 +40,7 @@ impl S3BlobWriter {
         parts_in_flight: usize,
         log: slog::Logger,
     ) -> Self {
+        let (s, p, u, l) = (store.clone(), path.clone(), upload.clone(), log.clone());
         S3BlobWriter {
             store,
             path,
@@ -50,37 +48,17 @@ impl S3BlobWriter {
             part: Vec::new(),
             part_len: 0,
             part_bytes,
-            parts_in_flight,
-            in_flight: JoinSet::new(),
-            sent: Vec::new(),
+            parts: PartUploads::new(s, p, u, &[], parts_in_flight, l),
             open: true,
             log,
         }
     }
 
-    /// Sends the filled part, once fewer than `parts_in_flight` are going out.
+    /// Sends the filled part (its chunks as they are, not copied into one buffer).
     async fn send_part(&mut self) -> Result<(), BlobError> {
-        while self.in_flight.len() >= self.parts_in_flight {
-            self.join_one().await?;
-        }
         let payload: PutPayload = std::mem::take(&mut self.part).into_iter().collect();
         self.part_len = 0;
-        let index = self.sent.len();
-        self.sent.push(None);
-        let (store, path, upload) = (self.store.clone(), self.path.clone(), self.upload.clone());
-        self.in_flight
-            .spawn(async move { (index, store.put_part(&path, &upload, index, payload).await) });
-        Ok(())
-    }
-
-    /// Waits for one part in flight to be done.
-    async fn join_one(&mut self) -> Result<(), BlobError> {
-        let Some(joined) = self.in_flight.join_next().await else { return Ok(()) };
-        let (index, result) =
-            joined.map_err(|e| BlobError::Failed(format!("a part upload died: {e}")))?;
-        let part = result.map_err(|e| logged(&self.log, blob_error(e)))?;
-        self.sent[index] = Some(part);
-        Ok(())
+        self.parts.send(payload).await
     }
 }
 
@@ -103,11 +81,8 @@ impl BlobWriter for S3BlobWriter {
         if self.part_len > 0 {
             self.send_part().await?;
         }
-        while !self.in_flight.is_empty() {
-            self.join_one().await?;
-        }
-        let parts = self.sent.iter().flatten().cloned().collect();
-        let completed = self.store.complete_multipart(&self.path, &self.upload, parts).await;
+        let ids = part_ids(self.parts.all_sent().await?);
+        let completed = self.store.complete_multipart(&self.path, &self.upload, ids).await;
         // Once completion was asked for, an abort could only fail: the outcome is the store's.
         self.open = false;
         completed.map(drop).map_err(|e| logged(&self.log, blob_error(e)))
@@ -124,7 +99,7 @@ impl Drop for S3BlobWriter {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
-        let mut in_flight = std::mem::take(&mut self.in_flight);
+        let mut in_flight = self.parts.take_in_flight();
         let (store, path, upload) = (self.store.clone(), self.path.clone(), self.upload.clone());
         let log = self.log.clone();
         runtime.spawn(async move {
