@@ -97,6 +97,8 @@ mod file_part;
 mod generated;
 #[rustfmt::skip]
 mod generated_multipart;
+#[rustfmt::skip]
+mod generated_tus;
 
 pub use extras::{
     ClientError, DownloadOptions, DownloadReport, DropletQuery, TimeBounds, UploadOptions,
