@@ -29,11 +29,19 @@ pub const METHODS: [Method; 8] = [
     Method::TRACE,
 ];
 
-/// The one path variable of the API's paths.
+/// The path variables of the API's paths: a guid, and a resumable upload's id after it.
 #[derive(Deserialize, JsonSchema)]
 struct GuidPath {
     #[allow(dead_code)]
     guid: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct GuidIdPath {
+    #[allow(dead_code)]
+    guid: String,
+    #[allow(dead_code)]
+    id: String,
 }
 
 pub type Context = Arc<ServerContext>;
@@ -84,8 +92,20 @@ where
     F: Fn(&RequestInfo) -> Response<Body> + Send + Sync + 'static,
 {
     let answer = Arc::new(answer);
-    // A path with a variable needs an extractor that consumes it.
-    let endpoint = if path.contains("{guid}") {
+    // A path with variables needs an extractor that consumes them.
+    let endpoint = if path.contains("{id}") {
+        ApiEndpoint::new(
+            id,
+            move |rqctx: RequestContext<Context>, _: Path<GuidIdPath>| {
+                let answer = answer.clone();
+                async move { Ok::<_, CfError>(answer(&rqctx.request)) }
+            },
+            method.clone(),
+            CONTENT_TYPE_JSON,
+            path,
+            versions,
+        )
+    } else if path.contains("{guid}") {
         ApiEndpoint::new(
             id,
             move |rqctx: RequestContext<Context>, _: Path<GuidPath>| {

@@ -2,7 +2,7 @@
 //! PostgreSQL and as replicas (`postgres`), tokens for it (`tokens`), talking to it (`http`),
 //! droplets and tarballs (`droplets`), its blobstore as files (`blobs`), `droplet-server check`
 //! beside it (`check`), an S3 store under strain (`faulty_s3`), nginx in front of it
-//! (`nginx`), and assertions on what it answers (`assertions`).
+//! (`nginx`), tus spoken by hand (`tus`), and assertions on what it answers (`assertions`).
 
 mod assertions;
 mod blobs;
@@ -15,6 +15,7 @@ mod postgres;
 mod server;
 mod small_fs;
 mod tokens;
+mod tus;
 
 pub use assertions::*;
 pub use droplets::*;
@@ -25,3 +26,4 @@ pub use postgres::on_postgres;
 pub use server::TestServer;
 pub use small_fs::SmallFilesystem;
 pub use tokens::*;
+pub use tus::*;
