@@ -101,8 +101,8 @@ mod generated_multipart;
 mod generated_tus;
 
 pub use extras::{
-    ClientError, DownloadOptions, DownloadReport, DropletQuery, TimeBounds, UploadOptions,
-    UploadReport, WaitOptions, accepted_job_guid,
+    ClientError, DownloadOptions, DownloadReport, DropletQuery, ResumeOptions, TimeBounds,
+    UploadOptions, UploadProtocol, UploadReport, WaitOptions, accepted_job_guid,
 };
 pub use file_part::FilePart;
 pub use generated::*;
