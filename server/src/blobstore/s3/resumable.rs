@@ -1,7 +1,8 @@
 //! The S3 store's resumable writes: a multipart upload (its id is the write's name) whose parts
-//! are sent as an append's bytes stream in, each of the configured part size; the bytes left
-//! at an append's end that are fewer than S3's minimum part size are put in a tail object of
-//! their own, which the next append (or the finish) reads back and sends first. A part or a
+//! are sent as an append's bytes stream in, each of the configured part size but the append's
+//! last, which takes the rest; an append that brings fewer bytes than S3's minimum part size
+//! puts them in a tail object of their own, which the next append (or the finish) reads back
+//! and sends first. A part or a
 //! tail is durable once S3 answered for it, which is before the append returns. Any replica
 //! can append, from the recorded parts and tail alone.
 
@@ -53,8 +54,11 @@ impl S3Blobstore {
             match item {
                 Ok(chunk) => {
                     buffer.extend_from_slice(&chunk);
-                    if buffer.len() >= self.part_bytes {
-                        parts.send(buffer.split().freeze().into()).await?;
+                    // A part goes once what is left after it makes a part too, so that the
+                    // append's last part takes its end: only an append that brings fewer bytes
+                    // than S3's minimum leaves a tail to hold (and to read back next time).
+                    while buffer.len() >= self.part_bytes + MIN_PART_BYTES as usize {
+                        parts.send(buffer.split_to(self.part_bytes).freeze().into()).await?;
                     }
                 }
                 Err(error) => {
