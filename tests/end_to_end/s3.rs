@@ -200,8 +200,18 @@ async fn unreachable_store_is_500_blobstore_error() {
 #[tokio::test]
 async fn hundred_mib_through_s3_keeps_the_server_small() {
     let env = OnS3::start();
-    crate::big::hundred_mib_round_trip(&env.server).await;
+    crate::big::hundred_mib_round_trip(&env.server, crate::big::Upload::Multipart).await;
     assert!(env.pending_uploads().is_empty(), "{:?}", env.pending_uploads());
+}
+
+#[tokio::test]
+async fn hundred_mib_resumable_through_s3_keeps_the_server_small() {
+    let env = OnS3::start();
+    crate::big::hundred_mib_round_trip(&env.server, crate::big::Upload::Resumable).await;
+    assert!(env.pending_uploads().is_empty(), "{:?}", env.pending_uploads());
+    let tails = env.s3.root.join(BUCKET).join("resumable-tails");
+    let left = std::fs::read_dir(&tails).map(|dir| dir.count()).unwrap_or(0);
+    assert_eq!(left, 0, "tails left in {}", tails.display());
 }
 
 /// Over plain http (the test server's) the payload is signed by default, so the store checks

@@ -96,7 +96,9 @@ async fn publish(
         |e: &crate::blobstore::BlobError| e.is_unavailable(),
         || parts.blobs.finish_resumable(key, write),
     );
-    published.await.map_err(blobstore_job_error)
+    published.await.map_err(blobstore_job_error)?;
+    crate::faults::abort_if_injected(crate::faults::RESUMABLE_JOB_PUBLISHED);
+    Ok(())
 }
 
 /// The stored bits, read through fresh checks.
