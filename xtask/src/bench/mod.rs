@@ -3,7 +3,8 @@
 //! measured in the same run.
 //!
 //! - On the local store, our upload and download of a droplet of random bytes against nginx
-//!   receiving the same upload into a file and serving the same file.
+//!   receiving the same upload into a file and serving the same file; and the same droplet as
+//!   a resumable upload in 16 MiB `PATCH`es, against our multipart upload of it (on S3 too).
 //! - A droplet like an application's (`tar czf` of text, binaries and jars), whose upload check
 //!   must inflate it.
 //! - On S3 (s3s-fs, a process of its own), our upload through to the bucket against boto3
@@ -197,17 +198,20 @@ fn rounds(
             )?),
             _ => None,
         };
-        variants.push(Variant { label, local, s3: on_s3, s3_signed });
+        let resumable = local.serves_resumable_uploads()?;
+        variants.push(Variant { label, local, s3: on_s3, s3_signed, resumable });
     }
     let nginx = Nginx::start(nginx_bin, &run_dir.join("nginx"), &random.tgz, "1")?;
     println!("nginx: {}  S3: {}  data: {}", nginx.url, s3.endpoint, run_dir.display());
 
+    let chunks = random.chunks(measure::PATCH_BYTES)?;
     let mut bench = Bench {
         variants: &variants,
         nginx: &nginx,
         s3: &s3,
         random: &random,
         app: &app,
+        chunks: &chunks,
         left: BTreeMap::new(),
     };
     println!("warm-up round (not measured)...");
