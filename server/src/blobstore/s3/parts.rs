@@ -64,11 +64,17 @@ impl PartUploads {
         Ok(())
     }
 
-    /// Every part, in order, once all are sent.
-    pub(super) async fn all_sent(&mut self) -> Result<Vec<SentPart>, BlobError> {
+    /// Waits until no part is going out.
+    pub(super) async fn settle(&mut self) -> Result<(), BlobError> {
         while !self.in_flight.is_empty() {
             self.join_one().await?;
         }
+        Ok(())
+    }
+
+    /// Every part, in order, once all are sent.
+    pub(super) async fn all_sent(&mut self) -> Result<Vec<SentPart>, BlobError> {
+        self.settle().await?;
         let sent = std::mem::take(&mut self.sent);
         Ok(sent.into_iter().map(|part| part.expect("every part joined")).collect())
     }

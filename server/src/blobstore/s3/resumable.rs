@@ -1,37 +1,48 @@
 //! The S3 store's resumable writes: a multipart upload (its id is the write's name) whose parts
-//! are sent as an append's bytes stream in, each of the configured part size but the append's
-//! last, which takes the rest; an append that brings fewer bytes than S3's minimum part size
-//! puts them in a tail object of their own, which the next append (or the finish) reads back
-//! and sends first. A part or a
-//! tail is durable once S3 answered for it, which is before the append returns. Any replica
-//! can append, from the recorded parts and tail alone.
+//! are sent as an append's bytes stream in, each of the configured part size or a little more
+//! (whole chunks). The bytes left at an append's end that are fewer than S3's minimum part size
+//! are put in a tail object of their own, which the next append (or the finish) reads back and
+//! sends first; an append whose length is announced (a request's `Content-Length`) makes its
+//! last part take them instead, so that it leaves no tail unless it brought fewer bytes than the
+//! minimum. A part or a tail is durable once S3 answered for it, which is before the append
+//! returns. Any replica can append, from the recorded parts and tail alone. Where tails are
+//! kept is `tails`.
 
-use bytes::BytesMut;
+use bytes::Bytes;
 use futures::StreamExt;
 use object_store::multipart::MultipartStore;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt};
-use sha2::{Digest, Sha256};
+use object_store::{ObjectStoreExt, PutPayload};
 
 use super::S3Blobstore;
-use super::errors::{blob_error, logged};
+use super::errors::logged;
 use super::parts::{PartUploads, part_ids};
+use super::tails::new_tail_key;
 use crate::blobstore::resumable::{Appended, HeldTail, ResumableWrite};
 use crate::blobstore::{BlobError, BlobStream};
 
 /// S3's smallest part but the last.
 const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
-/// Where the tails are kept: outside the droplets' prefix, one folder per write.
-const TAILS_PREFIX: &str = "resumable-tails/";
-
-/// The folder of write `name`'s tails (a hash: an upload id may hold any character).
-fn tails_folder(name: &str) -> String {
-    format!("{TAILS_PREFIX}{}/", hex::encode(Sha256::digest(name.as_bytes())))
+/// A part being filled: its chunks, and their length.
+#[derive(Default)]
+struct Part {
+    chunks: Vec<Bytes>,
+    len: u64,
 }
 
-/// A new name for a tail of write `name` that starts at `offset`.
-fn new_tail_key(name: &str, offset: u64) -> String {
-    format!("{}{offset:020}-{}", tails_folder(name), uuid::Uuid::new_v4())
+impl Part {
+    fn push(&mut self, chunk: Bytes) {
+        if !chunk.is_empty() {
+            self.len += chunk.len() as u64;
+            self.chunks.push(chunk);
+        }
+    }
+
+    /// The part as a payload, leaving an empty one.
+    fn take(&mut self) -> PutPayload {
+        self.len = 0;
+        std::mem::take(&mut self.chunks).into_iter().collect()
+    }
 }
 
 impl S3Blobstore {
@@ -46,19 +57,29 @@ impl S3Blobstore {
         key: &str,
         write: &ResumableWrite,
         mut bytes: BlobStream,
+        announced: Option<u64>,
     ) -> Result<Appended, BlobError> {
         let mut parts = self.part_uploads(key, write);
-        let mut buffer = self.tail(write).await?;
+        // The part being filled, its chunks as they came (not copied into one buffer).
+        let mut part = Part::default();
+        part.push(self.tail(write).await?);
+        let mut to_come = announced;
         let mut interrupted = None;
         while let Some(item) = bytes.next().await {
             match item {
                 Ok(chunk) => {
-                    buffer.extend_from_slice(&chunk);
-                    // A part goes once what is left after it makes a part too, so that the
-                    // append's last part takes its end: only an append that brings fewer bytes
-                    // than S3's minimum leaves a tail to hold (and to read back next time).
-                    while buffer.len() >= self.part_bytes + MIN_PART_BYTES as usize {
-                        parts.send(buffer.split_to(self.part_bytes).freeze().into()).await?;
+                    to_come = to_come.map(|left| left.saturating_sub(chunk.len() as u64));
+                    part.push(chunk);
+                    if part.len < self.part_bytes as u64 {
+                        continue;
+                    }
+                    match to_come {
+                        // What would follow this part is fewer bytes than a part may hold but
+                        // the last: this part takes them, so that the append leaves no tail.
+                        // The parts going out finish first, so that the longer part holds no
+                        // more memory than they did.
+                        Some(left) if left > 0 && left < MIN_PART_BYTES => parts.settle().await?,
+                        _ => parts.send(part.take()).await?,
                     }
                 }
                 Err(error) => {
@@ -67,20 +88,22 @@ impl S3Blobstore {
                 }
             }
         }
-        let left = buffer.freeze();
-        if left.len() as u64 >= MIN_PART_BYTES {
-            parts.send(left.clone().into()).await?;
-        }
+        let left = part.len;
+        let held = if left >= MIN_PART_BYTES {
+            parts.send(part.take()).await?;
+            None
+        } else {
+            (left > 0).then(|| part.take())
+        };
         let mut appended = ResumableWrite { parts: parts.all_sent().await?, ..write.clone() };
         // Where the parts end: the old tail went into the new parts, or into the new tail.
         let new_parts = appended.parts[write.parts.len()..].iter().map(|p| p.size).sum::<u64>();
         let parts_end = write.offset - write.tail_size() + new_parts;
         appended.tail = None;
-        if (left.len() as u64) < MIN_PART_BYTES && !left.is_empty() {
-            let tail =
-                HeldTail { key: new_tail_key(&write.name, parts_end), size: left.len() as u64 };
+        if let Some(held) = held {
+            let tail = HeldTail { key: new_tail_key(&write.name, parts_end), size: left };
             let path = Path::from(tail.key.as_str());
-            self.store.put(&path, left.into()).await.map_err(|e| self.fail(e))?;
+            self.store.put(&path, held).await.map_err(|e| self.fail(e))?;
             appended.tail = Some(tail);
         }
         appended.offset = parts_end + appended.tail_size();
@@ -96,7 +119,7 @@ impl S3Blobstore {
         let tail = self.tail(write).await?;
         // S3 completes no upload without a part: an empty blob is one empty part.
         if !tail.is_empty() || write.parts.is_empty() {
-            parts.send(tail.freeze().into()).await?;
+            parts.send(tail.into()).await?;
         }
         let ids = part_ids(parts.all_sent().await?);
         let path = Path::from(key);
@@ -115,33 +138,16 @@ impl S3Blobstore {
         PartUploads::new(store, path, upload, &write.parts, self.parts_in_flight, log)
     }
 
-    /// The bytes of the write's tail, as the buffer the next part fills.
-    async fn tail(&self, write: &ResumableWrite) -> Result<BytesMut, BlobError> {
-        let mut buffer = BytesMut::with_capacity(self.part_bytes);
-        if let Some(held) = &write.tail {
-            let path = Path::from(held.key.as_str());
-            let got = self.store.get(&path).await.map_err(|e| self.fail(e))?;
-            let tail = got.bytes().await.map_err(|e| self.fail(e))?;
-            if tail.len() as u64 != held.size {
-                let message = format!("tail {path} holds {} bytes, not {}", tail.len(), held.size);
-                return Err(logged(&self.log, BlobError::Failed(message)));
-            }
-            buffer.extend_from_slice(&tail);
+    /// The bytes of the write's tail (none if it holds none).
+    async fn tail(&self, write: &ResumableWrite) -> Result<Bytes, BlobError> {
+        let Some(held) = &write.tail else { return Ok(Bytes::new()) };
+        let path = Path::from(held.key.as_str());
+        let got = self.store.get(&path).await.map_err(|e| self.fail(e))?;
+        let tail = got.bytes().await.map_err(|e| self.fail(e))?;
+        if tail.len() as u64 != held.size {
+            let message = format!("tail {path} holds {} bytes, not {}", tail.len(), held.size);
+            return Err(logged(&self.log, BlobError::Failed(message)));
         }
-        Ok(buffer)
-    }
-
-    /// Removes every tail of write `name`.
-    pub(super) async fn remove_tails(&self, name: &str) -> Result<(), BlobError> {
-        let folder = Path::from(tails_folder(name));
-        let listed: Vec<_> = self.store.list(Some(&folder)).collect().await;
-        for object in listed {
-            let object = object.map_err(blob_error)?;
-            match self.store.delete(&object.location).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(error) => return Err(blob_error(error)),
-            }
-        }
-        Ok(())
+        Ok(tail)
     }
 }

@@ -121,7 +121,7 @@ async fn append_held(
     let key = droplet_key(upload.droplet);
     let (pumped, appended) = tokio::join!(
         body.pump(ctx, request.body, checks.as_mut(), chunks),
-        ctx.blobs.append(&key, &write, queued_stream(queued)),
+        ctx.blobs.append(&key, &write, queued_stream(queued), request.content_length),
     );
     let appended = appended?;
     let offset = appended.write.offset;
