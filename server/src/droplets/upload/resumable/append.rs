@@ -90,6 +90,9 @@ pub async fn append(
         return Err(error.into());
     }
     let result = append_held(ctx, &upload, &hold, request).await;
+    // The append's buffers are gone: what they held goes back to the system, as after an
+    // upload's job (an upload of many appends would otherwise creep up).
+    crate::allocator::release_freed_memory_now_and_then();
     match result {
         Ok(appended) => {
             hold.ended();
