@@ -184,21 +184,9 @@ async fn an_expired_upload_leaves_nothing_in_a_bucket() {
     let held = || {
         let mut held = s3.pending_uploads();
         let tails = s3.root.join(droplet_test_s3_server::BUCKET).join("resumable-tails");
-        let tail_files = walk(&tails);
+        let tail_files = super::files_under(&tails);
         held.extend(tail_files);
         held
     };
     an_expired_upload_leaves_nothing(&server, held).await;
-}
-
-/// Every file under `dir`.
-fn walk(dir: &std::path::Path) -> Vec<String> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        match entry.path().is_dir() {
-            true => files.extend(walk(&entry.path())),
-            false => files.push(entry.path().display().to_string()),
-        }
-    }
-    files
 }

@@ -23,3 +23,15 @@ pub async fn assert_staged(server: &TestServer, guid: &str, job_location: &str, 
     assert_eq!(droplet.state, droplet_client::types::DropletState::Staged);
     assert_eq!(droplet.checksum.expect("a checksum").value, sha256_hex(bits));
 }
+
+/// Every file under `dir`, at any depth (an S3 server keeps objects as files).
+pub fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        match entry.path().is_dir() {
+            true => files.extend(files_under(&entry.path())),
+            false => files.push(entry.path().display().to_string()),
+        }
+    }
+    files
+}

@@ -287,3 +287,38 @@ async fn every_bad_request_is_refused_with_its_status_and_changes_nothing() {
     assert!(files.iter().all(|file| !file.starts_with("resumable")), "{files:?}");
     server.assert_untouched(&guid).await;
 }
+
+/// Bits that are no gzip tarball fail the job with the reason, whether the appends fed the
+/// checks (one server, in order) or the job read the stored bits (after a refused checksum
+/// left the checks behind), and nothing of them is left.
+#[tokio::test]
+async fn bits_that_are_no_droplet_fail_the_job_with_the_reason() {
+    let server = TestServer::start();
+    for reread in [false, true] {
+        let guid = server.create_droplet().await;
+        let bits = random_bytes(200_000);
+        let url = server.tus_create(&guid, bits.len() as u64).await;
+        server.tus_append(&url, 0, &bits[..1000]).await;
+        if reread {
+            let wrong = format!("sha256 {}", sha256_base64(b"other"));
+            let refused = server.tus(Method::PATCH, &url).header("upload-offset", 1000);
+            let refused = refused.header("content-type", OFFSET_STREAM);
+            let refused = refused.header("upload-checksum", wrong).body(bits[1000..].to_vec());
+            assert_eq!(refused.send().await.unwrap().status(), 460);
+        }
+        let last = server.tus_append(&url, 1000, &bits[1000..]).await;
+        let job = server.wait_for_job(header(&last, "job-location").unwrap()).await;
+        assert_eq!(job.state, droplet_client::types::JobState::Failed, "{job:?}");
+        let droplet = server.droplet_json(&guid).await;
+        assert_eq!(droplet["state"], "FAILED");
+        let error = droplet["error"].as_str().unwrap();
+        assert!(error.starts_with("Uploaded droplet is invalid: "), "{error}");
+        eventually("nothing of the bits to be left", || async {
+            let files = server.blob_files();
+            files.iter().all(|f| !f.starts_with("resumable") && !f.ends_with(&guid))
+        })
+        .await;
+    }
+    let log = server.log();
+    assert!(log.contains("fed by its appends") && log.contains("to read the stored bits"));
+}

@@ -43,8 +43,15 @@ pub(super) struct Variant {
     /// This tree's build also on S3 with `sign_payload = true`: what it costs to sign the
     /// payload over https, where neither it nor boto3 does by default.
     pub(super) s3_signed: Option<Ours>,
-    /// Whether the build serves resumable uploads, which are then measured too.
-    pub(super) resumable: bool,
+    /// The build on each store again, for its resumable uploads (if it serves them), so that
+    /// each server's peak memory is that of one kind of upload.
+    pub(super) resumable: Option<Resumable>,
+}
+
+/// A build's servers for resumable uploads: on the local store and on S3.
+pub(super) struct Resumable {
+    pub(super) local: Ours,
+    pub(super) s3: Ours,
 }
 
 /// The size of a resumable upload's `PATCH`es in the bench.
@@ -77,9 +84,9 @@ impl Bench<'_> {
             let seconds = variant.local.download(&guid, random.tgz_len)?;
             show_download(round, variant.label, random, seconds);
             samples.push(format!("{} download", variant.label), seconds);
-            if variant.resumable {
+            if let Some(resumable) = &variant.resumable {
                 let name = format!("{} resumable", variant.label);
-                let upload = self.upload_resumable(&variant.local, &name)?;
+                let upload = self.upload_resumable(&resumable.local, &name)?;
                 show(round, &name, "upload", random, &upload);
                 samples.upload(&name, &upload);
             }
@@ -112,9 +119,9 @@ impl Bench<'_> {
             let seconds = variant.s3.download(&guid, random.tgz_len)?;
             show_download(round, &name, random, seconds);
             samples.push(format!("{name} download"), seconds);
-            if variant.resumable {
+            if let Some(resumable) = &variant.resumable {
                 let name = format!("{} S3 resumable", variant.label);
-                let upload = self.upload_resumable(&variant.s3, &name)?;
+                let upload = self.upload_resumable(&resumable.s3, &name)?;
                 show(round, &name, "upload", random, &upload);
                 samples.upload(&name, &upload);
             }

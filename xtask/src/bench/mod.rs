@@ -53,7 +53,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use self::droplet::{Droplet, Kind};
-use self::measure::{Bench, Samples, Variant};
+use self::measure::{Bench, Resumable, Samples, Variant};
 use self::nginx::Nginx;
 use self::ours::Ours;
 use self::s3::S3Process;
@@ -198,7 +198,18 @@ fn rounds(
             )?),
             _ => None,
         };
-        let resumable = local.serves_resumable_uploads()?;
+        let resumable = match local.serves_resumable_uploads()? {
+            true => Some(Resumable {
+                local: Ours::start(bin, &run_dir.join(format!("{label}-resumable")), None, None)?,
+                s3: Ours::start(
+                    bin,
+                    &run_dir.join(format!("{label}-s3-resumable")),
+                    Some(&s3_config),
+                    trust,
+                )?,
+            }),
+            false => None,
+        };
         variants.push(Variant { label, local, s3: on_s3, s3_signed, resumable });
     }
     let nginx = Nginx::start(nginx_bin, &run_dir.join("nginx"), &random.tgz, "1")?;
@@ -227,6 +238,12 @@ fn rounds(
         if let Some(signed) = &variant.s3_signed {
             let name = format!("{} S3 signed peak rss", variant.label);
             samples.push(name, signed.peak_rss_bytes()? as f64);
+        }
+        if let Some(resumable) = &variant.resumable {
+            let name = format!("{} resumable peak rss", variant.label);
+            samples.push(name, resumable.local.peak_rss_bytes()? as f64);
+            let name = format!("{} S3 resumable peak rss", variant.label);
+            samples.push(name, resumable.s3.peak_rss_bytes()? as f64);
         }
     }
     drop(bench);

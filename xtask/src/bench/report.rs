@@ -110,6 +110,7 @@ pub(super) fn local_store(labels: &[&str], droplet: &Droplet, samples: &Samples,
     let mut rss: Vec<f64> = rss.iter().map(|b| *b as f64 / MIB).collect();
     rss.push(f64::NAN);
     table.row("peak RSS (MiB)", &rss, under(rss[0], PEAK_RSS_TARGET_MIB));
+    resumable_rss_row(&table, &columns, samples, "");
     println!(
         "(nginx upload + fdatasync of its file: {:.2} s; our server syncs the blob before the job \
          completes, nginx never does)",
@@ -188,6 +189,7 @@ pub(super) fn s3(labels: &[&str], droplet: &Droplet, samples: &Samples, rss: &[u
     rss_signed[0] = samples.median(&format!("{} S3 signed peak rss", labels[0])) / MIB;
     let judged = under(rss_signed[0], PEAK_RSS_TARGET_MIB);
     table.row("peak RSS, signed (MiB)", &rss_signed, judged);
+    resumable_rss_row(&table, &builds, samples, " S3");
 }
 
 const RESUMABLE_NOTE: &str = "(resumable: the tgz in 16 MiB PATCHes, created to COMPLETE; its \
@@ -204,4 +206,15 @@ fn resumable_row(table: &Table, columns: &[&str], samples: &Samples, store: &str
     let ratio = multipart / seconds[0];
     let judged = (!ratio.is_nan()).then(|| at_least(ratio, RESUMABLE_RATIO_TARGET)).flatten();
     table.row("resumable, 16 MiB (s)", &seconds, judged);
+}
+
+/// The peak memory of the server that took the resumable uploads, for each build that serves
+/// them.
+fn resumable_rss_row(table: &Table, columns: &[&str], samples: &Samples, store: &str) {
+    let rss: Vec<f64> = columns
+        .iter()
+        .map(|who| samples.median(&format!("{who}{store} resumable peak rss")) / MIB)
+        .collect();
+    let judged = (!rss[0].is_nan()).then(|| under(rss[0], PEAK_RSS_TARGET_MIB)).flatten();
+    table.row("resumable peak RSS (MiB)", &rss, judged);
 }
