@@ -64,17 +64,11 @@ impl PartUploads {
         Ok(())
     }
 
-    /// Waits until no part is going out.
-    pub(super) async fn settle(&mut self) -> Result<(), BlobError> {
+    /// Every part, in order, once all are sent.
+    pub(super) async fn all_sent(&mut self) -> Result<Vec<SentPart>, BlobError> {
         while !self.in_flight.is_empty() {
             self.join_one().await?;
         }
-        Ok(())
-    }
-
-    /// Every part, in order, once all are sent.
-    pub(super) async fn all_sent(&mut self) -> Result<Vec<SentPart>, BlobError> {
-        self.settle().await?;
         let sent = std::mem::take(&mut self.sent);
         Ok(sent.into_iter().map(|part| part.expect("every part joined")).collect())
     }

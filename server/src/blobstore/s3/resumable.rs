@@ -2,11 +2,13 @@
 //! are sent as an append's bytes stream in, each of the configured part size or a little more
 //! (whole chunks). The bytes left at an append's end that are fewer than S3's minimum part size
 //! are put in a tail object of their own, which the next append (or the finish) reads back and
-//! sends first; an append whose length is announced (a request's `Content-Length`) makes its
-//! last part take them instead, so that it leaves no tail unless it brought fewer bytes than the
-//! minimum. A part or a tail is durable once S3 answered for it, which is before the append
+//! sends first; an append whose length is announced (a request's `Content-Length`) plans its
+//! parts so that the last takes them instead (`Plan`), leaving no tail unless it brought fewer
+//! bytes than the minimum. A part or a tail is durable once S3 answered for it, which is before the append
 //! returns. Any replica can append, from the recorded parts and tail alone. Where tails are
 //! kept is `tails`.
+
+use std::collections::VecDeque;
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -26,7 +28,7 @@ const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
 /// A part being filled: its chunks, and their length.
 #[derive(Default)]
 struct Part {
-    chunks: Vec<Bytes>,
+    chunks: VecDeque<Bytes>,
     len: u64,
 }
 
@@ -34,7 +36,7 @@ impl Part {
     fn push(&mut self, chunk: Bytes) {
         if !chunk.is_empty() {
             self.len += chunk.len() as u64;
-            self.chunks.push(chunk);
+            self.chunks.push_back(chunk);
         }
     }
 
@@ -42,6 +44,56 @@ impl Part {
     fn take(&mut self) -> PutPayload {
         self.len = 0;
         std::mem::take(&mut self.chunks).into_iter().collect()
+    }
+
+    /// Its first `bytes` (of at least that many) as a payload, the chunk they end in split
+    /// where they end (without a copy); the rest stays.
+    fn take_first(&mut self, bytes: u64) -> PutPayload {
+        let mut taken = Vec::new();
+        let mut wanted = bytes as usize;
+        while wanted > 0 {
+            let Some(mut chunk) = self.chunks.pop_front() else { break };
+            if chunk.len() > wanted {
+                self.chunks.push_front(chunk.split_off(wanted));
+            }
+            wanted -= chunk.len();
+            taken.push(chunk);
+        }
+        self.len -= bytes;
+        taken.into_iter().collect()
+    }
+}
+
+/// How an append cuts its bytes into parts. Unless the caller announced how many bytes it
+/// brings, parts of the configured size, the bytes left at the end held as a tail when too few
+/// for a part. With the length announced, the parts are planned evenly so that the last takes
+/// the end: `total / part_bytes` parts of about `part_bytes` or a little more, and no tail
+/// unless the whole append (the old tail included) is fewer bytes than a part's minimum. No
+/// part waits for the end, so the parts keep going out as the bytes come.
+struct Plan {
+    part_bytes: u64,
+    /// Parts to send before the end, when the length is known.
+    before_the_last: Option<u64>,
+}
+
+impl Plan {
+    fn new(total: Option<u64>, part_bytes: u64) -> Self {
+        match total {
+            Some(total) if total >= MIN_PART_BYTES => {
+                // Rounded down, so that the last takes what is left: it is never the smaller.
+                let count = (total / part_bytes).max(1);
+                Plan { part_bytes: total / count, before_the_last: Some(count - 1) }
+            }
+            _ => Plan { part_bytes, before_the_last: None },
+        }
+    }
+
+    fn more_before_the_last(&self) -> bool {
+        self.before_the_last != Some(0)
+    }
+
+    fn sent_one(&mut self) {
+        self.before_the_last = self.before_the_last.map(|left| left.saturating_sub(1));
     }
 }
 
@@ -63,23 +115,15 @@ impl S3Blobstore {
         // The part being filled, its chunks as they came (not copied into one buffer).
         let mut part = Part::default();
         part.push(self.tail(write).await?);
-        let mut to_come = announced;
+        let mut plan = Plan::new(announced.map(|n| n + part.len), self.part_bytes as u64);
         let mut interrupted = None;
         while let Some(item) = bytes.next().await {
             match item {
                 Ok(chunk) => {
-                    to_come = to_come.map(|left| left.saturating_sub(chunk.len() as u64));
                     part.push(chunk);
-                    if part.len < self.part_bytes as u64 {
-                        continue;
-                    }
-                    match to_come {
-                        // What would follow this part is fewer bytes than a part may hold but
-                        // the last: this part takes them, so that the append leaves no tail.
-                        // The parts going out finish first, so that the longer part holds no
-                        // more memory than they did.
-                        Some(left) if left > 0 && left < MIN_PART_BYTES => parts.settle().await?,
-                        _ => parts.send(part.take()).await?,
+                    while plan.more_before_the_last() && part.len >= plan.part_bytes {
+                        parts.send(part.take_first(plan.part_bytes)).await?;
+                        plan.sent_one();
                     }
                 }
                 Err(error) => {
@@ -149,5 +193,29 @@ impl S3Blobstore {
             return Err(logged(&self.log, BlobError::Failed(message)));
         }
         Ok(tail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MIN_PART_BYTES, Plan};
+
+    /// Every part an announced append sends is of S3's minimum or more, the last included,
+    /// whatever its length: the parts planned, then the last with the rest.
+    #[test]
+    fn planned_parts_are_never_below_the_minimum() {
+        const MIB: u64 = 1024 * 1024;
+        for part_bytes in [5 * MIB, 8 * MIB] {
+            let around = |n: u64| [n - 1, n, n + 1];
+            let lengths = (1..8).flat_map(|k| around(k * part_bytes)).chain(around(16 * MIB));
+            for total in lengths.filter(|total| *total >= MIN_PART_BYTES) {
+                let plan = Plan::new(Some(total), part_bytes);
+                let before = plan.before_the_last.expect("planned");
+                let last = total - before * plan.part_bytes;
+                assert!(plan.part_bytes >= MIN_PART_BYTES, "{total}: parts of {}", plan.part_bytes);
+                assert!(last >= MIN_PART_BYTES && last >= plan.part_bytes, "{total}: last {last}");
+                assert!(last < plan.part_bytes * 2, "{total}: the last holds {last}");
+            }
+        }
     }
 }

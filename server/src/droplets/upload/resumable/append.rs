@@ -156,7 +156,7 @@ async fn append_held(
         return complete_with(ctx, upload, hold, &record, checks).await;
     }
     if !ctx.store.record_append(upload.id, hold.holder(), &record).await? {
-        return Err(hold_lost().into());
+        return Err(not_recorded(ctx, upload).await);
     }
     if let Some(checks) = checks {
         ctx.parked_checks.park(upload.id, checks);
@@ -183,7 +183,7 @@ async fn complete_with(
     let work = super::completion::finish(ctx.clone(), complete, job.guid, checks);
     match ctx.jobs.start(job.guid, UPLOAD_OPERATION, recorded, work).await? {
         Some(_) => Ok(Appended::Complete { offset: record.offset, job: job.guid }),
-        None => Err(hold_lost().into()),
+        None => Err(not_recorded(ctx, upload).await),
     }
 }
 
@@ -241,8 +241,17 @@ fn past_the_length(upload: &ResumableUpload) -> CfError {
     ))
 }
 
-fn hold_lost() -> CfError {
-    CfError::upload_locked("Another request took this upload over; ask HEAD for its offset.")
+/// Why an append could not be recorded: the upload is gone (its droplet was deleted), or
+/// another request took it over.
+async fn not_recorded(ctx: &ServerContext, upload: &ResumableUpload) -> Refused {
+    match ctx.store.resumable_upload(upload.droplet, upload.id).await {
+        Ok(None) => CfError::not_found("Upload").into(),
+        Ok(Some(_)) => CfError::upload_locked(
+            "Another request took this upload over; ask HEAD for its offset.",
+        )
+        .into(),
+        Err(error) => error.into(),
+    }
 }
 
 /// How an append's body ended.
