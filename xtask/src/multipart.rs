@@ -20,20 +20,29 @@ pub const CONTENT_TYPE: &str = "multipart/form-data";
 
 /// Removes the multipart operations from `document` and returns the code of their client methods.
 pub fn take_operations(document: &mut Value) -> anyhow::Result<TokenStream> {
+    let ours = |_: &str, op: &Value| op["requestBody"]["content"].get(CONTENT_TYPE).is_some();
+    take_operations_generated_by(document, ours, method_tokens)
+}
+
+/// Removes the operations `ours` picks (by method and operation) from `document`, and returns
+/// the client methods `generate` writes for them (from the path, the method, the operation and
+/// the document's components), after the imports they use.
+pub(crate) fn take_operations_generated_by(
+    document: &mut Value,
+    ours: impl Fn(&str, &Value) -> bool,
+    generate: impl Fn(&str, &str, &Value, &Value) -> anyhow::Result<TokenStream>,
+) -> anyhow::Result<TokenStream> {
     let components = document["components"].clone();
     let mut methods = Vec::new();
     let paths = document["paths"].as_object_mut().context("document has paths")?;
     for (path, item) in paths.iter_mut() {
         let item = item.as_object_mut().context("path item is an object")?;
-        let multipart: Vec<String> = item
-            .iter()
-            .filter(|(_, op)| op["requestBody"]["content"].get(CONTENT_TYPE).is_some())
-            .map(|(method, _)| method.clone())
-            .collect();
-        for method in multipart {
+        let taken: Vec<String> =
+            item.iter().filter(|(method, op)| ours(method, op)).map(|(m, _)| m.clone()).collect();
+        for method in taken {
             let operation = item.remove(&method).expect("listed above");
             methods.push(
-                method_tokens(path, &method, &operation, &components)
+                generate(path, &method, &operation, &components)
                     .with_context(|| format!("generating {} {path}", method.to_uppercase()))?,
             );
         }

@@ -11,7 +11,9 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use serde_json::Value;
 
-use crate::multipart::{doc_lines, error_type, send_tokens, url_format};
+use crate::multipart::{
+    doc_lines, error_type, send_tokens, take_operations_generated_by, url_format,
+};
 
 pub const CONTENT_TYPE: &str = "application/offset+octet-stream";
 
@@ -22,30 +24,7 @@ fn is_ours(method: &str, operation: &Value) -> bool {
 
 /// Removes those operations from `document` and returns their client methods.
 pub fn take_operations(document: &mut Value) -> anyhow::Result<TokenStream> {
-    let components = document["components"].clone();
-    let mut methods = Vec::new();
-    let paths = document["paths"].as_object_mut().context("document has paths")?;
-    for (path, item) in paths.iter_mut() {
-        let item = item.as_object_mut().context("path item is an object")?;
-        let taken: Vec<String> = item
-            .iter()
-            .filter(|(method, op)| is_ours(method, op))
-            .map(|(method, _)| method.clone())
-            .collect();
-        for method in taken {
-            let operation = item.remove(&method).expect("listed above");
-            methods.push(
-                method_tokens(path, &method, &operation, &components)
-                    .with_context(|| format!("generating {} {path}", method.to_uppercase()))?,
-            );
-        }
-    }
-    Ok(quote! {
-        use crate::generated::{Client, types};
-        #[allow(unused_imports)]
-        use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo, ResponseValue, encode_path};
-        #(#methods)*
-    })
+    take_operations_generated_by(document, is_ours, method_tokens)
 }
 
 /// A header parameter: its argument, and the code that adds it to `header_map`.

@@ -22,6 +22,7 @@ mod list_query;
 pub mod resumable;
 pub mod spec;
 mod types;
+mod unread_body;
 mod upload_form;
 mod upload_response;
 pub mod versions;

@@ -94,29 +94,9 @@ where
     let answer = Arc::new(answer);
     // A path with variables needs an extractor that consumes them.
     let endpoint = if path.contains("{id}") {
-        ApiEndpoint::new(
-            id,
-            move |rqctx: RequestContext<Context>, _: Path<GuidIdPath>| {
-                let answer = answer.clone();
-                async move { Ok::<_, CfError>(answer(&rqctx.request)) }
-            },
-            method.clone(),
-            CONTENT_TYPE_JSON,
-            path,
-            versions,
-        )
+        consuming::<GuidIdPath, F>(id, answer, method, path, versions)
     } else if path.contains("{guid}") {
-        ApiEndpoint::new(
-            id,
-            move |rqctx: RequestContext<Context>, _: Path<GuidPath>| {
-                let answer = answer.clone();
-                async move { Ok::<_, CfError>(answer(&rqctx.request)) }
-            },
-            method.clone(),
-            CONTENT_TYPE_JSON,
-            path,
-            versions,
-        )
+        consuming::<GuidPath, F>(id, answer, method, path, versions)
     } else {
         ApiEndpoint::new(
             id,
@@ -132,6 +112,31 @@ where
     };
     api.register(endpoint.visible(false))
         .map_err(|e| anyhow::anyhow!("registering {method} {path}: {e}"))
+}
+
+/// A hidden endpoint whose path variables `V` takes, answering what `answer` makes of the request.
+fn consuming<V, F>(
+    id: String,
+    answer: Arc<F>,
+    method: &Method,
+    path: &str,
+    versions: ApiEndpointVersions,
+) -> ApiEndpoint<Context>
+where
+    V: serde::de::DeserializeOwned + JsonSchema + Send + Sync + 'static,
+    F: Fn(&RequestInfo) -> Response<Body> + Send + Sync + 'static,
+{
+    ApiEndpoint::new(
+        id,
+        move |rqctx: RequestContext<Context>, _: Path<V>| {
+            let answer = answer.clone();
+            async move { Ok::<_, CfError>(answer(&rqctx.request)) }
+        },
+        method.clone(),
+        CONTENT_TYPE_JSON,
+        path,
+        versions,
+    )
 }
 
 fn not_allowed(request: &RequestInfo, allow: &str) -> Response<Body> {

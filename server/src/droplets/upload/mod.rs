@@ -36,6 +36,18 @@ const IN_PROGRESS: &str =
 /// Seconds a client turned away for want of an upload slot is told to wait.
 const RETRY_AFTER_SECS: u64 = 5;
 
+/// One of the slots of the upload bodies that may stream at once (`max_concurrent_uploads`),
+/// held while a body streams in; 503 when none is free (to be answered with `Retry-After`).
+fn upload_slot(ctx: &ServerContext) -> Result<tokio::sync::SemaphorePermit<'_>, CfError> {
+    ctx.upload_slots.try_acquire().map_err(|_| {
+        CfError::service_unavailable(format!(
+            "The server is receiving {} uploads at once, its limit (max_concurrent_uploads); \
+             try again in a moment.",
+            ctx.config.max_concurrent_uploads
+        ))
+    })
+}
+
 /// What became of an upload request.
 pub enum Received {
     /// The bits arrived and their job started; the droplet is `PROCESSING_UPLOAD`.
@@ -53,14 +65,9 @@ pub async fn receive(
     form: UploadForm,
 ) -> Result<Received, CfError> {
     // Held while the body streams in; the job that follows holds no slot.
-    let Ok(_slot) = ctx.upload_slots.try_acquire() else {
-        let detail = format!(
-            "The server is receiving {} uploads at once, its limit (max_concurrent_uploads); \
-             try again in a moment.",
-            ctx.config.max_concurrent_uploads
-        );
-        let error = CfError::service_unavailable(detail);
-        return Ok(Received::Busy { error, retry_after_secs: RETRY_AFTER_SECS });
+    let _slot = match upload_slot(ctx) {
+        Ok(slot) => slot,
+        Err(error) => return Ok(Received::Busy { error, retry_after_secs: RETRY_AFTER_SECS }),
     };
     let idle_timeout = Duration::from_secs(ctx.config.upload_idle_timeout_secs);
     let max_bytes = ctx.config.max_upload_bytes;

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::super::{RETRY_AFTER_SECS, upload_slot};
 use super::hold::Hold;
 use super::lookup::{Refused, find};
 use crate::auth::Caller;
@@ -27,8 +28,6 @@ use crate::store::records::{JobRecord, UPLOAD_OPERATION};
 use crate::store::resumable_uploads::{RecordedAppend, ResumableUpload};
 use crate::time::{now_ms, now_secs};
 
-/// Seconds a client turned away for want of an upload slot is told to wait.
-const BUSY_RETRY_AFTER_SECS: u64 = 5;
 /// Chunks on their way from the body to the store.
 const QUEUED_CHUNKS: usize = 2;
 
@@ -70,15 +69,8 @@ pub async fn append(
     if request.content_length == Some(0) {
         return Ok(Appended::Partial { offset: upload.offset, expires_ms: upload.expires_ms });
     }
-    let Ok(_slot) = ctx.upload_slots.try_acquire() else {
-        let detail = format!(
-            "The server is receiving {} uploads at once, its limit (max_concurrent_uploads); \
-             try again in a moment.",
-            ctx.config.max_concurrent_uploads
-        );
-        let error = CfError::service_unavailable(detail);
-        return Err(Refused { error, retry_after_secs: Some(BUSY_RETRY_AFTER_SECS) });
-    };
+    let _slot = upload_slot(ctx)
+        .map_err(|error| Refused { error, retry_after_secs: Some(RETRY_AFTER_SECS) })?;
     let hold = Hold::take(ctx, &upload).await?;
     // Read again under the hold: the request it took over from may have moved the offset.
     let Some(upload) = ctx.store.resumable_upload(upload.droplet, upload.id).await? else {
