@@ -925,16 +925,50 @@ Every error is the Cloud Controller's envelope, `{"errors":[{"code":10010,"title
 
 An upload's whole request body may be at most the server's `max_upload_bytes` (2 GiB by default). Past it the server answers `413 CF-UploadTooLarge` and stores nothing: at once when the request announces its length, otherwise as soon as the body passes the limit. The droplet stays `AWAITING_UPLOAD` and takes a smaller upload. A body that stops sending for `upload_idle_timeout_secs` is cut the same way.
 
+## Resumable uploads (tus)
+
+A multipart upload that breaks at 95% starts over. A resumable upload goes on from where it broke: it speaks [tus 1.0.0](https://tus.io/protocols/resumable-upload), with the creation, termination, expiration and checksum extensions, so the tus clients of every language (tus-js-client, Uppy, tuspy, tus-java-client, ...) upload droplets as they are. Every request takes the bearer token with the write scope, and every request but `OPTIONS` names the protocol with `Tus-Resumable: 1.0.0`.
+
+```sh
+# 1. Start an upload of the droplet's size: 201, its URL in Location.
+curl -si -X POST $API/v3/droplets/$GUID/uploads -H "Authorization: bearer $TOKEN" \
+  -H 'Tus-Resumable: 1.0.0' -H "Upload-Length: $(stat -c %s droplet.tgz)"
+# 2. Send bytes from the offset, in one request or many: 204 with the new Upload-Offset.
+curl -si -X PATCH $UPLOAD -H "Authorization: bearer $TOKEN" -H 'Tus-Resumable: 1.0.0' \
+  -H 'Upload-Offset: 0' -H 'Content-Type: application/offset+octet-stream' \
+  --data-binary @droplet.tgz
+# 3. After a broken connection: ask the offset, and send the rest from there.
+curl -sI $UPLOAD -H "Authorization: bearer $TOKEN" -H 'Tus-Resumable: 1.0.0'
+```
+
+- **What is acknowledged is kept.** A byte is acknowledged once the server has reported an offset past it, in the `Upload-Offset` of a `PATCH`'s 204 or of a `HEAD`. The server reports an offset only once the bytes up to it are durable in the blobstore (a local file synced to disk, or parts and a held tail stored in the S3 bucket) and the offset is committed to the metadata database. So after a crash of the server, `HEAD` answers at least every offset acknowledged before it, and any replica answers the same. The bytes a broken `PATCH` brought before it broke are kept too (unless it carried `Upload-Checksum`): `HEAD` tells how many.
+- **The job.** The `PATCH` that brings the last byte starts a `droplet.upload` job, the one a multipart upload starts, and names it in `Job-Location`; a `HEAD` of the complete upload names it too. The droplet is then `PROCESSING_UPLOAD`, and once the job ends, `STAGED` with its SHA-256, or `FAILED` with the reason. Until the last byte, nothing of the upload is the droplet's.
+- **One upload at a time.** A droplet has one upload in progress, resumable or multipart: another gets 422. `DELETE` on the upload's URL ends it and frees its bytes.
+- **Expiry.** An upload neither completed nor appended to for the server's `resumable_upload_expiry_secs` (24 hours by default) expires: `Upload-Expires` says when, and each `PATCH` moves it on. Its bytes are then freed, and the droplet takes another upload.
+
+Besides the errors above, tus's own statuses, each with the CF error body:
+
+| status | code | title | when |
+|---|---|---|---|
+| 400 | 10004 | CF-InvalidRequest | a malformed `Upload-Metadata` or `Upload-Checksum`, or a checksum algorithm other than `sha256` |
+| 409 | 10021 | CF-UploadOffsetMismatch | `Upload-Offset` is not the upload's offset (ask it with `HEAD`) |
+| 412 | 10022 | CF-TusVersionUnsupported | no `Tus-Resumable: 1.0.0` (`Tus-Version` names the version served) |
+| 413 | 10019 | CF-UploadTooLarge | an `Upload-Length` over `max_upload_bytes`, or a body past the upload's length |
+| 415 | 10023 | CF-UnsupportedMediaType | a `PATCH` body that is not `application/offset+octet-stream` |
+| 423 | 10024 | CF-UploadLocked | another request is appending to the upload (with `Retry-After`) |
+| 460 | 10025 | CF-ChecksumMismatch | the body does not match its `Upload-Checksum`; none of it was kept |
+
 ## Versions
 
-This document describes version **3.0.0** of the API. A client names the version it speaks in the `api-version` request header (the clients generated from a document send that document's version); a request without it gets the latest version, 3.0.0. A version the server does not serve gets 400 `CF-InvalidRequest`.
+This document describes version **4.0.0** of the API. A client names the version it speaks in the `api-version` request header (the clients generated from a document send that document's version); a request without it gets the latest version, 4.0.0. A version the server does not serve gets 400 `CF-InvalidRequest`.
 
 | Version | What it brought |
 |---|---|
+| 4.0.0 | Resumable uploads (tus 1.0.0, with the creation, termination, expiration and checksum extensions): a droplet's bits sent in any number of requests, each acknowledged byte durable, resumed after a broken connection from the offset the server reports. |
 | 3.0.0 | The Cloud Foundry v3 droplet endpoints that move a droplet's bits: create, get, list, update and delete droplets, upload and download their bits, follow jobs. |
 
 
-Version: 3.0.0*/
+Version: 4.0.0*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
@@ -970,7 +1004,7 @@ impl Client {
 }
 impl ClientInfo<()> for Client {
     fn api_version() -> &'static str {
-        "3.0.0"
+        "4.0.0"
     }
     fn baseurl(&self) -> &str {
         self.baseurl.as_str()
@@ -1917,6 +1951,185 @@ Arguments:
         match response.status().as_u16() {
             200u16 => Ok(ResponseValue::empty(response)),
             206u16 => Ok(ResponseValue::empty(response)),
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Start a resumable upload
+
+tus's creation: an upload of `Upload-Length` bytes into a droplet that is `AWAITING_UPLOAD`; 201 with its URL in `Location` (`/v3/droplets/{guid}/uploads/{id}`, the id unguessable and valid only with this droplet). The bytes then arrive by `PATCH`, in as many requests as the client likes. A droplet has one upload at a time, resumable or not (422 while another is in progress). An upload neither completed nor appended to for `resumable_upload_expiry_secs` (24 hours by default; see `Upload-Expires`) expires and its bytes are freed.
+
+Sends a `POST` request to `/v3/droplets/{guid}/uploads`
+
+Arguments:
+- `guid`
+- `tus_resumable`: The tus version the client speaks, `1.0.0` (412 otherwise).
+- `upload_length`: The droplet's size in bytes, all of which the upload must bring. More than the server's `max_upload_bytes` is 413; 0 is 422 (a droplet cannot be empty).
+- `upload_metadata`: tus metadata, kept with the upload and answered by `HEAD`: comma-separated pairs of a key (no spaces or commas, each key once) and its value in Base64, such as `filename ZHJvcGxldC50Z3o=`. At most 4096 bytes; malformed metadata is 400.
+*/
+    pub async fn resumable_upload_create<'a>(
+        &'a self,
+        guid: &'a str,
+        tus_resumable: Option<&'a str>,
+        upload_length: u64,
+        upload_metadata: Option<&'a str>,
+    ) -> Result<ResponseValue<()>, Error<types::CfErrorEnvelope>> {
+        let url = format!(
+            "{}/v3/droplets/{}/uploads", self.baseurl, encode_path(& guid.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(4usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        if let Some(value) = tus_resumable {
+            header_map.append("tus-resumable", value.to_string().try_into()?);
+        }
+        header_map.append("upload-length", upload_length.to_string().try_into()?);
+        if let Some(value) = upload_metadata {
+            header_map.append("upload-metadata", value.to_string().try_into()?);
+        }
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "resumable_upload_create",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            201u16 => Ok(ResponseValue::empty(response)),
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**End a resumable upload
+
+tus's termination: ends an upload that is not complete and frees its bytes; the droplet takes another upload at once.
+
+Sends a `DELETE` request to `/v3/droplets/{guid}/uploads/{id}`
+
+Arguments:
+- `guid`
+- `id`: The upload's id: unguessable, and valid only with its droplet.
+- `tus_resumable`: The tus version the client speaks, `1.0.0`. Without it, or with another, 412 and `Tus-Version` naming the one this server speaks.
+*/
+    pub async fn resumable_upload_delete<'a>(
+        &'a self,
+        guid: &'a str,
+        id: &'a str,
+        tus_resumable: Option<&'a str>,
+    ) -> Result<ResponseValue<()>, Error<types::CfErrorEnvelope>> {
+        let url = format!(
+            "{}/v3/droplets/{}/uploads/{}", self.baseurl, encode_path(& guid
+            .to_string()), encode_path(& id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        if let Some(value) = tus_resumable {
+            header_map.append("tus-resumable", value.to_string().try_into()?);
+        }
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .delete(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "resumable_upload_delete",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            204u16 => Ok(ResponseValue::empty(response)),
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Get a resumable upload's offset
+
+tus's `HEAD`: `Upload-Offset` is the bytes received and durable, where the next `PATCH` goes; after a broken connection, ask here and go on from there. Every offset reported survives a crash of the server, on any replica. Once every byte has arrived, `Job-Location` names the `droplet.upload` job.
+
+Sends a `HEAD` request to `/v3/droplets/{guid}/uploads/{id}`
+
+Arguments:
+- `guid`
+- `id`: The upload's id: unguessable, and valid only with its droplet.
+- `tus_resumable`: The tus version the client speaks, `1.0.0`. Without it, or with another, 412 and `Tus-Version` naming the one this server speaks.
+*/
+    pub async fn resumable_upload_head<'a>(
+        &'a self,
+        guid: &'a str,
+        id: &'a str,
+        tus_resumable: Option<&'a str>,
+    ) -> Result<ResponseValue<()>, Error<types::CfErrorEnvelope>> {
+        let url = format!(
+            "{}/v3/droplets/{}/uploads/{}", self.baseurl, encode_path(& guid
+            .to_string()), encode_path(& id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        if let Some(value) = tus_resumable {
+            header_map.append("tus-resumable", value.to_string().try_into()?);
+        }
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .head(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "resumable_upload_head",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => Ok(ResponseValue::empty(response)),
             400u16..=499u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }

@@ -97,10 +97,12 @@ mod file_part;
 mod generated;
 #[rustfmt::skip]
 mod generated_multipart;
+#[rustfmt::skip]
+mod generated_tus;
 
 pub use extras::{
-    ClientError, DownloadOptions, DownloadReport, DropletQuery, TimeBounds, UploadOptions,
-    UploadReport, WaitOptions, accepted_job_guid,
+    ClientError, DownloadOptions, DownloadReport, DropletQuery, ResumeOptions, TimeBounds,
+    UploadOptions, UploadProtocol, UploadReport, WaitOptions, accepted_job_guid,
 };
 pub use file_part::FilePart;
 pub use generated::*;

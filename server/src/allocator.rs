@@ -26,6 +26,22 @@ pub fn release_freed_memory() {
     unsafe { libc::malloc_trim(0) };
 }
 
+/// [`release_freed_memory`], at most once a second for the whole process: for the end of each
+/// append of a resumable upload, which may come many times a second, each costing a trim. Two
+/// 1 GiB droplets in 16 MiB appends through S3 peaked at 56 MiB without it, and at 47 MiB with
+/// it (44 MiB as two multipart uploads).
+pub fn release_freed_memory_now_and_then() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST_MS: AtomicU64 = AtomicU64::new(0);
+    let now = crate::time::now_ms() as u64;
+    let last = LAST_MS.load(Ordering::Relaxed);
+    if now.saturating_sub(last) >= 1000
+        && LAST_MS.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    {
+        release_freed_memory();
+    }
+}
+
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub fn limit_arenas() {}
 

@@ -9,6 +9,8 @@ use crate::auth::signed_urls::UrlSigner;
 use crate::auth::tokens::TokenVerifier;
 use crate::blobstore::Blobstore;
 use crate::config::Config;
+use crate::handover::Handovers;
+use crate::inspection::parked::ParkedChecks;
 use crate::jobs::runner::JobRunner;
 use crate::metrics::Metrics;
 use crate::shutdown::GracePeriod;
@@ -27,6 +29,10 @@ pub struct ServerContext {
     pub metrics: Arc<Metrics>,
     /// One permit per upload whose body may stream at once (`max_concurrent_uploads`).
     pub upload_slots: tokio::sync::Semaphore,
+    /// The checks of resumable uploads between their appends in this process.
+    pub parked_checks: ParkedChecks,
+    /// The appends to resumable uploads running in this process, which a newer one may stop.
+    pub appends: Handovers,
     pub grace: GracePeriod,
     pub log: Logger,
 }

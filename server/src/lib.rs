@@ -6,7 +6,8 @@
 //!
 //! - `http/`: the API trait implemented; authenticates, hands over to `droplets/`, presents;
 //!   `/docs`, `/healthz`, `/metrics`.
-//! - `droplets/`: the operations (create, update, list, copy, delete, download, `upload/`), the
+//! - `droplets/`: the operations (create, update, list, copy, delete, download, `upload/` and
+//!   its `resumable/` uploads), the
 //!   label and annotation rules, and recovery of a dead process's uploads and jobs.
 //! - `jobs/`: the one job runner, job leases, and the sweep that takes a dead process's jobs
 //!   over; it knows no kind of job, and sits below `droplets/`.
@@ -20,6 +21,9 @@
 //! - `metrics.rs`: what Prometheus sees; the rest only counts into it.
 //! - `server.rs` and `shutdown.rs`: starting the server, and stopping it gracefully.
 //! - `allocator.rs`: glibc's allocator, tuned for droplet chunks.
+//! - `inspection/`: what an upload's bits are checked for (digests, gzip, tar, resources), on
+//!   threads of their own as the bits stream.
+//! - `handover.rs`: work of this process a newer request may ask to give way.
 //! - `faults.rs`: panics a test can switch on in a debug build.
 
 pub mod allocator;
@@ -31,7 +35,9 @@ mod context;
 mod droplets;
 mod errors;
 mod faults;
+mod handover;
 mod http;
+mod inspection;
 mod jobs;
 mod metrics;
 mod server;

@@ -19,6 +19,7 @@ use crate::context::ServerContext;
 use crate::droplets::recovery::Recovery;
 use crate::http::api::DropletApiImpl;
 use crate::http::metrics::metrics_listener;
+use crate::inspection::parked::ParkedChecks;
 use crate::jobs::runner::JobRunner;
 use crate::metrics::Metrics;
 use crate::store::MetadataStore;
@@ -132,6 +133,8 @@ pub async fn start(config: Config, log: Logger) -> anyhow::Result<RunningServer>
         jobs,
         metrics,
         upload_slots: tokio::sync::Semaphore::new(config.max_concurrent_uploads),
+        parked_checks: ParkedChecks::new(config.max_concurrent_uploads),
+        appends: Default::default(),
         grace: Default::default(),
         log: log.clone(),
     });

@@ -1,7 +1,8 @@
 """Drives the droplet server with a Python client generated from openapi.json by
 openapi-python-client (PyPI), the way a team that does not use Rust would: create a droplet,
 upload its bits through the generated multipart operation, follow the job, download the bits and
-read a CF error.
+read a CF error; then upload another droplet through the generated resumable upload (tus)
+operations, in two appends, asking the offset between them.
 
 Run by tests/end_to_end/contract.rs with the generated package's parent on PYTHONPATH and
 DROPLET_API_URL, DROPLET_TOKEN and DROPLET_TGZ set. Exits non-zero, with the failed assertion, on
@@ -20,6 +21,11 @@ from droplet_bits_api_client.api.droplets import (
     droplet_upload,
 )
 from droplet_bits_api_client.api.jobs import job_get
+from droplet_bits_api_client.api.resumable_uploads import (
+    resumable_upload_append,
+    resumable_upload_create,
+    resumable_upload_head,
+)
 from droplet_bits_api_client.models import (
     Droplet,
     DropletCreate,
@@ -52,13 +58,19 @@ assert accepted.status_code == 202, (accepted.status_code, accepted.content)
 assert isinstance(accepted.parsed, Droplet), accepted.parsed
 job_guid = accepted.headers["location"].rstrip("/").rsplit("/", 1)[-1]
 
-deadline = time.monotonic() + 60
-while True:
-    job = job_get.sync(job_guid, client=client)
-    if job.state in (JobState.COMPLETE, JobState.FAILED):
-        break
-    assert time.monotonic() < deadline, f"job {job_guid} is still {job.state}"
-    time.sleep(0.2)
+
+
+def wait_for(job_guid):
+    deadline = time.monotonic() + 60
+    while True:
+        job = job_get.sync(job_guid, client=client)
+        if job.state in (JobState.COMPLETE, JobState.FAILED):
+            return job
+        assert time.monotonic() < deadline, f"job {job_guid} is still {job.state}"
+        time.sleep(0.2)
+
+
+job = wait_for(job_guid)
 assert job.state == JobState.COMPLETE, job.errors
 
 staged = droplet_get.sync(str(droplet.guid), client=client)
@@ -75,4 +87,30 @@ assert missing.errors[0].code == 10010, missing.errors
 assert missing.errors[0].title == "CF-ResourceNotFound", missing.errors
 assert missing.errors[0].detail == "Droplet not found", missing.errors
 
-print("generated client: create, upload, job, download and error all as documented")
+resumable = droplet_create.sync(client=client, body=DropletCreate(relationships=app))
+guid = str(resumable.guid)
+created = resumable_upload_create.sync_detailed(
+    guid, client=client, tus_resumable="1.0.0", upload_length=len(bits)
+)
+assert created.status_code == 201, (created.status_code, created.content)
+upload_id = created.headers["location"].rstrip("/").rsplit("/", 1)[-1]
+half = len(bits) // 2
+first = resumable_upload_append.sync_detailed(
+    guid, upload_id, client=client, body=File(payload=bits[:half]), tus_resumable="1.0.0",
+    upload_offset=0,
+)
+assert first.status_code == 204, (first.status_code, first.content)
+head = resumable_upload_head.sync_detailed(guid, upload_id, client=client, tus_resumable="1.0.0")
+assert head.headers["upload-offset"] == str(half), head.headers
+last = resumable_upload_append.sync_detailed(
+    guid, upload_id, client=client, body=File(payload=bits[half:]), tus_resumable="1.0.0",
+    upload_offset=half,
+)
+assert last.status_code == 204, (last.status_code, last.content)
+job = wait_for(last.headers["job-location"].rstrip("/").rsplit("/", 1)[-1])
+assert job.state == JobState.COMPLETE, job.errors
+staged = droplet_get.sync(guid, client=client)
+assert staged.checksum.value == hashlib.sha256(bits).hexdigest(), staged.checksum
+
+print("generated client: create, upload (multipart and resumable), job, download and error all "
+      "as documented")

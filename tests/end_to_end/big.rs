@@ -1,10 +1,11 @@
 //! A 100 MiB droplet through the generated client, both ways, with the server's memory bounded:
-//! the bits are streamed, never held.
+//! the bits are streamed, never held, whether they go up in one multipart request or as a
+//! resumable upload in 16 MiB appends.
 
 use std::io::{Read, Write};
 use std::path::Path;
 
-use droplet_client::{DropletUploadForm, FilePart, types};
+use droplet_client::{DropletUploadForm, FilePart, ResumeOptions, UploadOptions, types};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
@@ -68,12 +69,25 @@ fn write_big_droplet(path: &Path) -> (String, u64) {
 
 #[tokio::test]
 async fn hundred_mib_round_trip_keeps_the_server_small() {
-    hundred_mib_round_trip(&TestServer::start()).await;
+    hundred_mib_round_trip(&TestServer::start(), Upload::Multipart).await;
+}
+
+#[tokio::test]
+async fn hundred_mib_resumable_round_trip_keeps_the_server_small() {
+    hundred_mib_round_trip(&TestServer::start(), Upload::Resumable).await;
+}
+
+/// How the bits go up: the generated multipart operation, or the client's resumable upload in
+/// 16 MiB appends.
+#[derive(Clone, Copy, Debug)]
+pub enum Upload {
+    Multipart,
+    Resumable,
 }
 
 /// Uploads a 100 MiB droplet through the generated client and downloads it back (following a
 /// redirect if the server answers with one); checks the server's peak RSS stayed small.
-pub async fn hundred_mib_round_trip(server: &TestServer) {
+pub async fn hundred_mib_round_trip(server: &TestServer, upload: Upload) {
     let upload_path = server.scratch().join("big.tgz");
     let (sha256, size) = {
         let path = upload_path.clone();
@@ -83,13 +97,24 @@ pub async fn hundred_mib_round_trip(server: &TestServer) {
 
     let client = server.client();
     let guid = server.create_droplet().await;
-    let form = DropletUploadForm {
-        bits: FilePart::from_path(&upload_path).await.unwrap(),
-        resources: None,
-    };
-    let accepted = client.droplet_upload(&guid, form).await.unwrap();
-    let job = within_deadline("the job", client.wait_for_accepted_job(&accepted)).await.unwrap();
-    assert_eq!(job.state, types::JobState::Complete, "{job:?}");
+    match upload {
+        Upload::Multipart => {
+            let form = DropletUploadForm {
+                bits: FilePart::from_path(&upload_path).await.unwrap(),
+                resources: None,
+            };
+            let accepted = client.droplet_upload(&guid, form).await.unwrap();
+            let job = client.wait_for_accepted_job(&accepted);
+            let job = within_deadline("the job", job).await.unwrap();
+            assert_eq!(job.state, types::JobState::Complete, "{job:?}");
+        }
+        Upload::Resumable => {
+            let resume = ResumeOptions { chunk_bytes: Some(16 << 20), ..Default::default() };
+            let options = UploadOptions { resume, ..Default::default() };
+            let uploaded = client.upload_file_with(guid.parse().unwrap(), &upload_path, options);
+            within_deadline("the upload", uploaded).await.unwrap();
+        }
+    }
     assert_eq!(server.droplet(&guid).await.checksum.unwrap().value, sha256);
     let after_upload = peak_rss_kib(server.pid());
 
@@ -100,7 +125,7 @@ pub async fn hundred_mib_round_trip(server: &TestServer) {
 
     let peak = peak_rss_kib(server.pid());
     println!(
-        "droplet-server peak RSS over a {size}-byte round trip: {peak} KiB \
+        "droplet-server peak RSS over a {size}-byte round trip ({upload:?}): {peak} KiB \
          ({after_upload} KiB after the upload)"
     );
     assert!(peak < MAX_PEAK_RSS_KIB, "peak RSS {peak} KiB, limit {MAX_PEAK_RSS_KIB} KiB");

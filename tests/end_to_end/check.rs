@@ -250,3 +250,54 @@ fn an_overdue_job_is_reported_until_a_server_settles_it() {
         });
     });
 }
+
+/// A resumable upload in progress is no finding (its write is recorded, tails and all); the
+/// bytes of one no upload records are (a file of the local store's `resumable/`, a folder of
+/// tails that outlived its S3 upload), and `--repair` removes them, and them alone.
+async fn resumable_leftovers_are_found_and_removed(env: Env) {
+    let server = &env.server;
+    let guid = server.create_droplet().await;
+    let url = server.tus_create(&guid, 3 << 20).await;
+    server.tus_append(&url, 0, &vec![1u8; 1 << 20]).await;
+    let clean = server.check(&["--json", "--grace-secs", "0"]);
+    assert_eq!((clean.status, clean.findings()), (0, vec![]), "{}", clean.stdout);
+
+    let leftover = match &env.s3 {
+        Some(s3) => {
+            let folder = format!("resumable-tails/{}/", "0f".repeat(32));
+            let path = object_store::path::Path::from(format!("{folder}00000000000000000000-x"));
+            let store = s3_client(s3);
+            object_store::ObjectStoreExt::put(&store, &path, vec![7u8; 100].into())
+                .await
+                .expect("a tail nobody owns");
+            folder
+        }
+        None => {
+            let name = format!("{}.resumable", uuid::Uuid::new_v4());
+            std::fs::write(env.objects().join("resumable").join(&name), b"bytes").unwrap();
+            name
+        }
+    };
+    let found = server.check(&["--json", "--grace-secs", "0"]);
+    let expected = pairs(&[("stale-resumable-write", leftover.as_str())]);
+    assert_eq!((found.status, found.findings()), (1, expected.clone()), "{}", found.stdout);
+    let repaired = server.check(&["--json", "--repair", "--grace-secs", "0"]);
+    assert_eq!((repaired.status, repaired.findings()), (0, expected));
+    let again = server.check(&["--json", "--grace-secs", "0"]);
+    assert_eq!((again.status, again.findings()), (0, vec![]));
+    // The upload in progress lost nothing.
+    let last = server.tus_append(&url, 1 << 20, &vec![2u8; 2 << 20]).await;
+    let job = server.wait_for_job(header(&last, "job-location").unwrap()).await;
+    assert_eq!(job.state, droplet_client::types::JobState::Failed, "not a gzip tarball");
+    assert!(job.errors[0].detail.contains("Uploaded droplet is invalid"), "{job:?}");
+}
+
+#[tokio::test]
+async fn resumable_leftovers_in_a_local_store_are_found_and_removed() {
+    resumable_leftovers_are_found_and_removed(Env::local()).await;
+}
+
+#[tokio::test]
+async fn resumable_leftovers_in_an_s3_bucket_are_found_and_removed() {
+    resumable_leftovers_are_found_and_removed(Env::s3()).await;
+}

@@ -11,10 +11,15 @@ use serde_json::Value;
 use crate::common::*;
 
 const OPENAPI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.json");
+/// Where the schemathesis hooks are (`schemathesis_hooks.py`).
+const COMPAT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/compat");
 
-/// The status schemathesis accepts for a request the schema allows, when the operation does not
-/// say otherwise (its `POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES`).
+/// The statuses schemathesis accepts, when the operation does not say otherwise: for a request
+/// the schema allows (its `POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES`), and for one it refuses
+/// (`NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES`).
 const ACCEPTED_BY_DEFAULT: &[&str] = &["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"];
+const REJECTED_BY_DEFAULT: &[&str] =
+    &["400", "401", "403", "404", "405", "406", "409", "415", "422", "428", "429", "5xx"];
 
 fn python_tool(name: &str) -> PathBuf {
     let python = std::env::var("DROPLET_TEST_PYTHON").expect(
@@ -24,10 +29,10 @@ fn python_tool(name: &str) -> PathBuf {
     Path::new(&python).with_file_name(name)
 }
 
-/// schemathesis's configuration, read from the document: a schema-valid request may also get
-/// the 4xx statuses an operation documents, which are the rules its schema cannot state (a
-/// download of a droplet that is not staged, a label the Cloud Controller refuses, ...). Every
-/// check stays on.
+/// schemathesis's configuration, read from the document: a request, whether the schema allows
+/// it or not, may also get the 4xx statuses an operation documents, which are the rules its
+/// schema cannot state (a download of a droplet that is not staged, a label the Cloud
+/// Controller refuses, a tus request without `Tus-Resumable`, ...). Every check stays on.
 fn schemathesis_config(document: &Value) -> String {
     let mut config = String::new();
     for item in document["paths"].as_object().expect("paths").values() {
@@ -38,22 +43,31 @@ fn schemathesis_config(document: &Value) -> String {
                 .keys()
                 .map(String::as_str)
                 .filter(|status| status.starts_with('4') && status.len() == 3 && *status != "4XX")
-                .filter(|status| !ACCEPTED_BY_DEFAULT.contains(status))
                 .collect();
-            if documented.is_empty() {
+            let more = |defaults: &[&str]| -> Option<String> {
+                let extra: Vec<&&str> =
+                    documented.iter().filter(|status| !defaults.contains(status)).collect();
+                let all = defaults.iter().chain(extra.iter().copied());
+                let quoted: Vec<String> = all.map(|status| format!("\"{status}\"")).collect();
+                (!extra.is_empty()).then(|| quoted.join(", "))
+            };
+            let (accepted, rejected) = (more(ACCEPTED_BY_DEFAULT), more(REJECTED_BY_DEFAULT));
+            if accepted.is_none() && rejected.is_none() {
                 continue;
             }
-            let statuses: Vec<String> = ACCEPTED_BY_DEFAULT
-                .iter()
-                .chain(&documented)
-                .map(|status| format!("\"{status}\""))
-                .collect();
             config.push_str(&format!(
-                "[[operations]]\ninclude-operation-id = {}\n\
-                 checks.positive_data_acceptance.expected-statuses = [{}]\n\n",
-                operation["operationId"],
-                statuses.join(", ")
+                "[[operations]]\ninclude-operation-id = {}\n",
+                operation["operationId"]
             ));
+            if let Some(accepted) = accepted {
+                let key = "checks.positive_data_acceptance.expected-statuses";
+                config.push_str(&format!("{key} = [{accepted}]\n"));
+            }
+            if let Some(rejected) = rejected {
+                let key = "checks.negative_data_rejection.expected-statuses";
+                config.push_str(&format!("{key} = [{rejected}]\n"));
+            }
+            config.push('\n');
         }
     }
     config
@@ -77,6 +91,8 @@ async fn schemathesis_finds_the_server_as_documented() {
         .args(["--max-examples", "50", "--seed", "1"])
         .args(["--report-dir", server.scratch().join("report").to_str().unwrap()])
         .current_dir(server.scratch())
+        .env("SCHEMATHESIS_HOOKS", "schemathesis_hooks")
+        .env("PYTHONPATH", COMPAT)
         .output()
         .await
         .expect("running schemathesis");
@@ -97,12 +113,19 @@ fn the_schemathesis_config_allows_only_documented_statuses() {
         "/a": { "get": { "operationId": "a_get", "responses": {
             "200": {}, "404": {}, "422": {}, "4XX": {}, "5XX": {} } } },
         "/b": { "get": { "operationId": "b_get", "responses": { "200": {}, "4XX": {} } } },
+        "/c": { "patch": { "operationId": "c_patch", "responses": { "204": {}, "412": {} } } },
     } });
     assert_eq!(
         schemathesis_config(&document),
         "[[operations]]\ninclude-operation-id = \"a_get\"\n\
          checks.positive_data_acceptance.expected-statuses = \
-         [\"2xx\", \"3xx\", \"401\", \"403\", \"404\", \"409\", \"429\", \"5xx\", \"422\"]\n\n"
+         [\"2xx\", \"3xx\", \"401\", \"403\", \"404\", \"409\", \"429\", \"5xx\", \"422\"]\n\n\
+         [[operations]]\ninclude-operation-id = \"c_patch\"\n\
+         checks.positive_data_acceptance.expected-statuses = \
+         [\"2xx\", \"3xx\", \"401\", \"403\", \"404\", \"409\", \"429\", \"5xx\", \"412\"]\n\
+         checks.negative_data_rejection.expected-statuses = \
+         [\"400\", \"401\", \"403\", \"404\", \"405\", \"406\", \"409\", \"415\", \"422\", \
+         \"428\", \"429\", \"5xx\", \"412\"]\n\n"
     );
 }
 
@@ -111,9 +134,13 @@ async fn a_python_client_generated_from_the_document_works() {
     let generator = python_tool("openapi-python-client");
     let server = TestServer::start();
     let scratch = server.scratch();
-    // No formatting hooks: the generated code is run, not read.
+    // No formatting hooks: the generated code is run, not read. A tus append's body is bytes
+    // of a media type of its own, which the generator is told to send as it sends bytes (its
+    // generated code keeps the document's media type).
     let config = scratch.join("generator.yaml");
-    std::fs::write(&config, "post_hooks: []\n").unwrap();
+    let overrides =
+        "content_type_overrides:\n  application/offset+octet-stream: application/octet-stream\n";
+    std::fs::write(&config, format!("post_hooks: []\n{overrides}")).unwrap();
     let package = scratch.join("droplet_bits_api_client");
     let generated = tokio::process::Command::new(generator)
         .args(["generate", "--path", OPENAPI, "--meta", "none", "--config"])

@@ -38,6 +38,7 @@ mod redaction;
 mod redirect;
 mod replicas;
 mod resources;
+mod resumable;
 mod s3;
 mod shutdown;
 mod spec;

@@ -200,8 +200,19 @@ async fn unreachable_store_is_500_blobstore_error() {
 #[tokio::test]
 async fn hundred_mib_through_s3_keeps_the_server_small() {
     let env = OnS3::start();
-    crate::big::hundred_mib_round_trip(&env.server).await;
+    crate::big::hundred_mib_round_trip(&env.server, crate::big::Upload::Multipart).await;
     assert!(env.pending_uploads().is_empty(), "{:?}", env.pending_uploads());
+}
+
+#[tokio::test]
+async fn hundred_mib_resumable_through_s3_keeps_the_server_small() {
+    let env = OnS3::start();
+    crate::big::hundred_mib_round_trip(&env.server, crate::big::Upload::Resumable).await;
+    assert!(env.pending_uploads().is_empty(), "{:?}", env.pending_uploads());
+    // Its last append, of less than 5 MiB, held a tail, which the job sent and removed.
+    let tails = env.s3.root.join(BUCKET).join("resumable-tails");
+    let left = crate::resumable::files_under(&tails);
+    assert!(left.is_empty(), "tails left: {left:?}");
 }
 
 /// Over plain http (the test server's) the payload is signed by default, so the store checks

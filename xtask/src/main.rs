@@ -15,6 +15,7 @@ mod multipart;
 mod published;
 mod python;
 mod test;
+mod tus_operations;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

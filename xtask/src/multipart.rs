@@ -20,20 +20,29 @@ pub const CONTENT_TYPE: &str = "multipart/form-data";
 
 /// Removes the multipart operations from `document` and returns the code of their client methods.
 pub fn take_operations(document: &mut Value) -> anyhow::Result<TokenStream> {
+    let ours = |_: &str, op: &Value| op["requestBody"]["content"].get(CONTENT_TYPE).is_some();
+    take_operations_generated_by(document, ours, method_tokens)
+}
+
+/// Removes the operations `ours` picks (by method and operation) from `document`, and returns
+/// the client methods `generate` writes for them (from the path, the method, the operation and
+/// the document's components), after the imports they use.
+pub(crate) fn take_operations_generated_by(
+    document: &mut Value,
+    ours: impl Fn(&str, &Value) -> bool,
+    generate: impl Fn(&str, &str, &Value, &Value) -> anyhow::Result<TokenStream>,
+) -> anyhow::Result<TokenStream> {
     let components = document["components"].clone();
     let mut methods = Vec::new();
     let paths = document["paths"].as_object_mut().context("document has paths")?;
     for (path, item) in paths.iter_mut() {
         let item = item.as_object_mut().context("path item is an object")?;
-        let multipart: Vec<String> = item
-            .iter()
-            .filter(|(_, op)| op["requestBody"]["content"].get(CONTENT_TYPE).is_some())
-            .map(|(method, _)| method.clone())
-            .collect();
-        for method in multipart {
+        let taken: Vec<String> =
+            item.iter().filter(|(method, op)| ours(method, op)).map(|(m, _)| m.clone()).collect();
+        for method in taken {
             let operation = item.remove(&method).expect("listed above");
             methods.push(
-                method_tokens(path, &method, &operation, &components)
+                generate(path, &method, &operation, &components)
                     .with_context(|| format!("generating {} {path}", method.to_uppercase()))?,
             );
         }
@@ -46,12 +55,12 @@ pub fn take_operations(document: &mut Value) -> anyhow::Result<TokenStream> {
     })
 }
 
-fn schema_ref_name(schema: &Value) -> Option<&str> {
+pub(crate) fn schema_ref_name(schema: &Value) -> Option<&str> {
     schema["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/schemas/"))
 }
 
 /// Follows a `$ref` into the document's components (`#/components/KIND/NAME`).
-fn resolve<'a>(value: &'a Value, components: &'a Value) -> &'a Value {
+pub(crate) fn resolve<'a>(value: &'a Value, components: &'a Value) -> &'a Value {
     let target = value["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/"));
     match target.and_then(|t| t.split_once('/')) {
         Some((kind, name)) => &components[kind][name],
@@ -59,7 +68,7 @@ fn resolve<'a>(value: &'a Value, components: &'a Value) -> &'a Value {
     }
 }
 
-fn doc_lines(text: &str) -> Vec<TokenStream> {
+pub(crate) fn doc_lines(text: &str) -> Vec<TokenStream> {
     text.lines().map(|line| quote! { #[doc = #line] }).collect()
 }
 
@@ -99,18 +108,7 @@ fn method_tokens(
     let form_name = format_ident!("{}Form", to_pascal_case(operation_id));
 
     // Path parameters, in the order they appear in the template.
-    let mut url_format = String::from("{}");
-    let mut path_args = Vec::new();
-    for segment in path.split('/').skip(1) {
-        url_format.push('/');
-        match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            Some(param) => {
-                url_format.push_str("{}");
-                path_args.push(format_ident!("{param}"));
-            }
-            None => url_format.push_str(segment),
-        }
-    }
+    let (url_format, path_args) = url_format(path);
 
     let form_schema =
         resolve(&operation["requestBody"]["content"][CONTENT_TYPE]["schema"], components);
@@ -168,10 +166,7 @@ fn method_tokens(
         })
         .context("a 2xx response")?;
     let success_type = success_type.context("the 2xx response has a component schema")?;
-    let error_response = resolve(&operation["responses"]["4XX"], components);
-    let error_type = schema_ref_name(&error_response["content"]["application/json"]["schema"])
-        .map(|n| format_ident!("{n}"))
-        .context("a 4XX response with a component schema")?;
+    let error_type = error_type(operation, components)?;
 
     let summary = operation["summary"].as_str().unwrap_or_default();
     let description = operation["description"].as_str().unwrap_or_default();
@@ -181,6 +176,11 @@ fn method_tokens(
     let form_doc = format!("The `{CONTENT_TYPE}` form of [`Client::{operation_id}`].");
     let http_method = format_ident!("{method}");
     let url_args = path_args.iter().map(|arg| quote! { encode_path(#arg) });
+    let send = send_tokens(
+        operation_id,
+        quote! { ResponseValue::from_response(response).await },
+        success_code,
+    );
 
     Ok(quote! {
         #[doc = #form_doc]
@@ -205,20 +205,59 @@ fn method_tokens(
                     .header("api-version", <Client as ClientInfo<()>>::api_version())
                     .multipart(multipart)
                     .build()?;
-                // The hooks every progenitor operation goes through (`ClientHooks`).
-                let info = OperationInfo { operation_id: #operation_id };
-                self.pre(&mut request, &info).await?;
-                let result = self.exec(request, &info).await;
-                self.post(&result, &info).await?;
-                let response = result?;
-                match response.status().as_u16() {
-                    #success_code => ResponseValue::from_response(response).await,
-                    400u16..=599u16 => Err(Error::ErrorResponse(ResponseValue::from_response(response).await?)),
-                    _ => Err(Error::UnexpectedResponse(response)),
-                }
+                #send
             }
         }
     })
+}
+
+/// The type of an operation's error body: its `4XX` response's schema.
+pub(crate) fn error_type(
+    operation: &Value,
+    components: &Value,
+) -> anyhow::Result<proc_macro2::Ident> {
+    let error_response = resolve(&operation["responses"]["4XX"], components);
+    schema_ref_name(&error_response["content"]["application/json"]["schema"])
+        .map(|n| format_ident!("{n}"))
+        .context("a 4XX response with a component schema")
+}
+
+/// Sends `request` through the hooks every progenitor operation goes through (`ClientHooks`),
+/// and answers `success` for status `success_code`, the error body for 4xx and 5xx.
+pub(crate) fn send_tokens(
+    operation_id: &str,
+    success: TokenStream,
+    success_code: u16,
+) -> TokenStream {
+    quote! {
+        let info = OperationInfo { operation_id: #operation_id };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            #success_code => #success,
+            400u16..=599u16 => Err(Error::ErrorResponse(ResponseValue::from_response(response).await?)),
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+}
+
+/// `{}/a/{}/b` and the path's variables, for `format!` with the base URL first.
+pub(crate) fn url_format(path: &str) -> (String, Vec<proc_macro2::Ident>) {
+    let mut url_format = String::from("{}");
+    let mut path_args = Vec::new();
+    for segment in path.split('/').skip(1) {
+        url_format.push('/');
+        match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(param) => {
+                url_format.push_str("{}");
+                path_args.push(format_ident!("{param}"));
+            }
+            None => url_format.push_str(segment),
+        }
+    }
+    (url_format, path_args)
 }
 
 fn to_pascal_case(snake: &str) -> String {

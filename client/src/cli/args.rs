@@ -43,8 +43,16 @@ pub enum Command {
         app: Uuid,
     },
     /// Upload a droplet's gzip tarball, wait for the job, print the staged droplet.
-    /// Verifies that the droplet was staged with the SHA-256 of the bits sent.
-    Upload { guid: Uuid, file: PathBuf },
+    /// Verifies that the droplet was staged with the SHA-256 of the bits sent. A resumable
+    /// upload (the default) goes on by itself after a broken connection.
+    Upload {
+        guid: Uuid,
+        file: PathBuf,
+        /// How to send the bits: `resumable` (tus; resumes after a broken connection) or
+        /// `multipart` (one request, as the Cloud Controller takes it).
+        #[arg(long, value_enum, default_value_t = Protocol::Resumable)]
+        protocol: Protocol,
+    },
     /// Download a droplet's bits and verify their SHA-256; resumes from `FILE.part`.
     Download {
         guid: Uuid,
@@ -76,6 +84,13 @@ pub enum Command {
         #[arg(long)]
         wait: bool,
     },
+}
+
+/// How `droplet upload` sends the bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Protocol {
+    Resumable,
+    Multipart,
 }
 
 /// The list filters; lists are comma-separated, as the API takes them.

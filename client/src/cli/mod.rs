@@ -18,9 +18,9 @@ use clap::Parser;
 
 use crate::{
     Client, ClientError, DownloadOptions, DropletQuery, Error, ResponseValue, UploadOptions,
-    accepted_job_guid, types,
+    UploadProtocol, accepted_job_guid, types,
 };
-use args::{Cli, Command, ListArgs};
+use args::{Cli, Command, ListArgs, Protocol};
 use output::Printer;
 pub use output::describe;
 use progress::Bars;
@@ -62,15 +62,19 @@ where
             let droplet = inner(client.droplet_create(None, &body).await)?;
             out.droplet(&droplet)
         }
-        Command::Upload { guid, file } => {
+        Command::Upload { guid, file, protocol } => {
             let bar = bars.bytes("uploading");
             let reporter = bar.clone();
             let progress = move |sent: u64, total: u64| {
                 reporter.set_length(total);
                 reporter.set_position(sent);
             };
-            let options =
-                UploadOptions { progress: Some(Arc::new(progress)), ..Default::default() };
+            let protocol = match protocol {
+                Protocol::Resumable => UploadProtocol::Resumable,
+                Protocol::Multipart => UploadProtocol::Multipart,
+            };
+            let progress = Some(Arc::new(progress) as _);
+            let options = UploadOptions { protocol, progress, ..Default::default() };
             let report = client.upload_file_with(guid, &file, options).await;
             bar.finish_and_clear();
             out.upload(&report?)

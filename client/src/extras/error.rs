@@ -22,9 +22,25 @@ pub enum ClientError {
     /// The token cannot be sent as a bearer token; nothing was sent.
     #[error("the token cannot be used: {0}")]
     InvalidToken(&'static str),
-    /// A 202 without a `Location` header naming a job.
+    /// A 202 without a `Location` header naming a job (or a resumable upload's last append
+    /// without a `Job-Location`).
     #[error("the response has no usable Location header naming a job")]
     NoJobLocation,
+    /// A resumable upload's creation answered no `Location` naming the upload.
+    #[error("the server created the upload but answered no Location naming it")]
+    NoUploadLocation,
+    /// A resumable upload's answer had no `Upload-Offset`.
+    #[error("the server answered no Upload-Offset for the upload")]
+    NoUploadOffset,
+    /// A resumable upload took no byte in all its attempts at `offset`.
+    #[error("the server took no more bytes of the upload, at offset {offset}, in all attempts")]
+    NoProgress {
+        /// Where the upload stands.
+        offset: u64,
+    },
+    /// What the options ask for cannot be done this way.
+    #[error("{0}")]
+    Unsupported(&'static str),
     /// A wait reached its deadline ([`WaitOptions::timeout`](crate::WaitOptions::timeout)) with
     /// the job or droplet still in `state`.
     #[error("{what} is still {state} after {waited:.1?}; giving up")]

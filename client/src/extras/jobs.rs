@@ -40,11 +40,13 @@ impl WaitOptions {
     }
 
     /// Looks with `look` until it returns `Ok(done)`; `Err(state)` means not yet, in that state.
-    async fn poll<T>(
-        &self,
-        what: String,
-        mut look: impl AsyncFnMut() -> Result<Result<T, String>, ClientError>,
-    ) -> Result<T, ClientError> {
+    /// (A closure returning a future rather than an async closure: the future of an async
+    /// closure cannot be named `Send`, and then neither could the wait's, nor an upload's.)
+    async fn poll<T, Look, Looked>(&self, what: String, mut look: Look) -> Result<T, ClientError>
+    where
+        Look: FnMut() -> Looked,
+        Looked: std::future::Future<Output = Result<Result<T, String>, ClientError>>,
+    {
         let started = Instant::now();
         let mut delays = self.delays();
         loop {
@@ -79,7 +81,7 @@ impl Client {
     ) -> Result<types::Job, ClientError> {
         let guid = job_guid.to_string();
         options
-            .poll(format!("job {guid}"), async || {
+            .poll(format!("job {guid}"), || async {
                 let job = self.job_get(&guid).await?.into_inner();
                 Ok(match job.state {
                     types::JobState::Processing => Err(job.state.to_string()),
@@ -103,7 +105,7 @@ impl Client {
     ) -> Result<types::Droplet, ClientError> {
         let guid = droplet_guid.to_string();
         options
-            .poll(format!("droplet {guid}"), async || {
+            .poll(format!("droplet {guid}"), || async {
                 let droplet = self.droplet_get(&guid).await?.into_inner();
                 Ok(match droplet.state {
                     types::DropletState::Copying => Err(droplet.state.to_string()),

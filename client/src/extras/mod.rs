@@ -4,6 +4,7 @@ mod download;
 mod error;
 mod jobs;
 mod list;
+mod resumable;
 mod transfer;
 mod upload;
 
@@ -11,4 +12,5 @@ pub use download::{DownloadOptions, DownloadReport};
 pub use error::ClientError;
 pub use jobs::{WaitOptions, accepted_job_guid};
 pub use list::{DropletQuery, TimeBounds};
-pub use upload::{UploadOptions, UploadReport};
+pub use resumable::ResumeOptions;
+pub use upload::{UploadOptions, UploadProtocol, UploadReport};

@@ -117,6 +117,11 @@ impl CfError {
         )
     }
 
+    /// 413: a resumable upload's body that would take it past its announced length.
+    pub fn past_upload_length(detail: impl Into<String>) -> Self {
+        Self::new(ErrorStatusCode::PAYLOAD_TOO_LARGE, 10019, "CF-UploadTooLarge", detail)
+    }
+
     /// 416 for a `Range` that does not overlap the blob.
     pub fn range_not_satisfiable(size: u64) -> Self {
         Self::new(
@@ -166,6 +171,39 @@ impl CfError {
     /// Controller has no versions; this is its generic invalid-request error.
     pub fn unknown_api_version(detail: impl Into<String>) -> Self {
         Self::new(ErrorStatusCode::BAD_REQUEST, 10004, "CF-InvalidRequest", detail)
+    }
+
+    /// 400: a request the protocol's rules refuse (a malformed header, say). The Cloud
+    /// Controller's generic invalid-request error.
+    pub fn invalid_request(detail: impl Into<String>) -> Self {
+        Self::new(ErrorStatusCode::BAD_REQUEST, 10004, "CF-InvalidRequest", detail)
+    }
+
+    /// 409: an append whose `Upload-Offset` is not where the resumable upload stands.
+    pub fn offset_mismatch(detail: impl Into<String>) -> Self {
+        Self::new(ErrorStatusCode::CONFLICT, 10021, "CF-UploadOffsetMismatch", detail)
+    }
+
+    /// 412: a tus request without `Tus-Resumable: 1.0.0`.
+    pub fn tus_version_unsupported(detail: impl Into<String>) -> Self {
+        Self::new(ErrorStatusCode::PRECONDITION_FAILED, 10022, "CF-TusVersionUnsupported", detail)
+    }
+
+    /// 415: a body of a media type the endpoint does not take.
+    pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
+        Self::new(ErrorStatusCode::UNSUPPORTED_MEDIA_TYPE, 10023, "CF-UnsupportedMediaType", detail)
+    }
+
+    /// 423: another request is appending to the resumable upload.
+    pub fn upload_locked(detail: impl Into<String>) -> Self {
+        Self::new(ErrorStatusCode::LOCKED, 10024, "CF-UploadLocked", detail)
+    }
+
+    /// 460 (tus's checksum extension): an append whose body does not match its
+    /// `Upload-Checksum`; none of it was kept.
+    pub fn checksum_mismatch(detail: impl Into<String>) -> Self {
+        let status = ErrorStatusCode::from_u16(460).expect("460 is a client error status");
+        Self::new(status, 10025, "CF-ChecksumMismatch", detail)
     }
 
     pub fn service_unavailable(detail: impl Into<String>) -> Self {

@@ -19,8 +19,10 @@ mod error;
 mod health;
 mod json_body;
 mod list_query;
+pub mod resumable;
 pub mod spec;
 mod types;
+mod unread_body;
 mod upload_form;
 mod upload_response;
 pub mod versions;
@@ -31,6 +33,10 @@ pub use error::{CfError, ErrorItem};
 pub use health::Health;
 pub use json_body::{CfJson, MAX_JSON_BODY_BYTES};
 pub use list_query::{ListQuery, parse_query_string};
+pub use resumable::{
+    ResumableUploadPath, Tus, TusCapabilities, TusHeaders, TusResumable, UploadAppendHeaders,
+    UploadAppended, UploadChunk, UploadCreated, UploadCreationHeaders, UploadEnded, UploadStatus,
+};
 pub use types::*;
 pub use upload_form::{MAX_RESOURCES_FIELD_BYTES, UploadForm};
 pub use upload_response::UploadResponse;
@@ -55,12 +61,8 @@ pub trait DropletApi {
     /// and the new droplet is answered in state `COPYING`. Once its bits are copied it takes the
     /// source's state and checksum, or becomes `FAILED` with an error `failed to copy - ...`;
     /// there is no job to follow, the droplet's state is what to poll.
-    #[endpoint {
-        method = POST,
-        path = "/v3/droplets",
-        tags = ["droplets"],
-        versions = VERSION_INITIAL..,
-    }]
+    #[endpoint { method = POST, path = "/v3/droplets",
+        tags = ["droplets"], versions = VERSION_INITIAL.. }]
     async fn droplet_create(
         rqctx: RequestContext<Self::Context>,
         query: Query<DropletCreateQuery>,
@@ -68,12 +70,8 @@ pub trait DropletApi {
     ) -> Result<HttpResponseCreated<Droplet>, CfError>;
 
     /// Get a droplet
-    #[endpoint {
-        method = GET,
-        path = "/v3/droplets/{guid}",
-        tags = ["droplets"],
-        versions = VERSION_INITIAL..,
-    }]
+    #[endpoint { method = GET, path = "/v3/droplets/{guid}",
+        tags = ["droplets"], versions = VERSION_INITIAL.. }]
     async fn droplet_get(
         rqctx: RequestContext<Self::Context>,
         path: Path<DropletPath>,
@@ -89,12 +87,8 @@ pub trait DropletApi {
     /// In lists, `process_types` and `execution_metadata` are redacted as
     /// `[PRIVATE DATA HIDDEN IN LISTS]`, as in the reference. An unknown or malformed query
     /// parameter is 400 `CF-BadQueryParameter`, naming it.
-    #[endpoint {
-        method = GET,
-        path = "/v3/droplets",
-        tags = ["droplets"],
-        versions = VERSION_INITIAL..,
-    }]
+    #[endpoint { method = GET, path = "/v3/droplets",
+        tags = ["droplets"], versions = VERSION_INITIAL.. }]
     async fn droplet_list(
         rqctx: RequestContext<Self::Context>,
         query: ListQuery<DropletListParams>,
@@ -107,12 +101,8 @@ pub trait DropletApi {
     /// opaque reference here: an app no droplet names has an empty list, not a 404. `current=true`
     /// asks for the app's current droplet, which this service does not track: the list is then
     /// empty. Pagination links point at this path.
-    #[endpoint {
-        method = GET,
-        path = "/v3/apps/{guid}/droplets",
-        tags = ["droplets"],
-        versions = VERSION_INITIAL..,
-    }]
+    #[endpoint { method = GET, path = "/v3/apps/{guid}/droplets",
+        tags = ["droplets"], versions = VERSION_INITIAL.. }]
     async fn app_droplet_list(
         rqctx: RequestContext<Self::Context>,
         path: Path<AppPath>,
@@ -124,12 +114,8 @@ pub trait DropletApi {
     /// Sets the labels and annotations given in `metadata`; a null value deletes the key, and
     /// keys not mentioned stay. Keys and values follow the Cloud Controller's rules; a violation
     /// is 422 and changes nothing.
-    #[endpoint {
-        method = PATCH,
-        path = "/v3/droplets/{guid}",
-        tags = ["droplets"],
-        versions = VERSION_INITIAL..,
-    }]
+    #[endpoint { method = PATCH, path = "/v3/droplets/{guid}",
+        tags = ["droplets"], versions = VERSION_INITIAL.. }]
     async fn droplet_update(
         rqctx: RequestContext<Self::Context>,
         path: Path<DropletPath>,
@@ -141,12 +127,8 @@ pub trait DropletApi {
     /// Removes the droplet at once (it is not found from then on) and answers 202 with no body
     /// and a `Location` header naming a `droplet.delete` job, which removes the droplet's bits
     /// from the blobstore and ends `COMPLETE`. The job is durable: a server restart finishes it.
-    #[endpoint {
-        method = DELETE,
-        path = "/v3/droplets/{guid}",
-        tags = ["droplets"],
-        versions = VERSION_INITIAL..,
-    }]
+    #[endpoint { method = DELETE, path = "/v3/droplets/{guid}",
+        tags = ["droplets"], versions = VERSION_INITIAL.. }]
     async fn droplet_delete(
         rqctx: RequestContext<Self::Context>,
         path: Path<DropletPath>,
@@ -168,17 +150,85 @@ pub trait DropletApi {
     /// completes, or whose body stalls, leaves the droplet `AWAITING_UPLOAD`. When the server is
     /// already receiving as many uploads as it takes at once, it answers 503 with `Retry-After`
     /// before reading the body, and stores nothing.
-    #[endpoint {
-        method = POST,
-        path = "/v3/droplets/{guid}/upload",
-        tags = ["droplets"],
-        versions = VERSION_INITIAL..,
-    }]
+    #[endpoint { method = POST, path = "/v3/droplets/{guid}/upload",
+        tags = ["droplets"], versions = VERSION_INITIAL.. }]
     async fn droplet_upload(
         rqctx: RequestContext<Self::Context>,
         path: Path<DropletPath>,
         form: UploadForm,
     ) -> Result<UploadResponse, CfError>;
+
+    /// Ask what resumable uploads speak
+    ///
+    /// tus's `OPTIONS`: `Tus-Version`, `Tus-Extension` (creation, termination, expiration,
+    /// checksum), `Tus-Max-Size` (`max_upload_bytes`) and `Tus-Checksum-Algorithm`, the same
+    /// for every droplet. Like every upload endpoint, it needs the write scope.
+    #[endpoint { method = OPTIONS, path = "/v3/droplets/{guid}/uploads",
+        tags = ["resumable uploads"], versions = VERSION_RESUMABLE_UPLOADS.. }]
+    async fn resumable_upload_options(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<DropletPath>,
+    ) -> Result<Tus<TusCapabilities>, CfError>;
+
+    /// Start a resumable upload
+    ///
+    /// tus's creation: an upload of `Upload-Length` bytes into a droplet that is
+    /// `AWAITING_UPLOAD`; 201 with its URL in `Location` (`/v3/droplets/{guid}/uploads/{id}`,
+    /// the id unguessable and valid only with this droplet). The bytes then arrive by `PATCH`,
+    /// in as many requests as the client likes. A droplet has one upload at a time, resumable
+    /// or not (422 while another is in progress). An upload neither completed nor appended to
+    /// for `resumable_upload_expiry_secs` (24 hours by default; see `Upload-Expires`) expires
+    /// and its bytes are freed.
+    #[endpoint { method = POST, path = "/v3/droplets/{guid}/uploads",
+        tags = ["resumable uploads"], versions = VERSION_RESUMABLE_UPLOADS.. }]
+    async fn resumable_upload_create(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<DropletPath>,
+        headers: Header<UploadCreationHeaders>,
+    ) -> Result<Tus<UploadCreated>, CfError>;
+
+    /// Get a resumable upload's offset
+    ///
+    /// tus's `HEAD`: `Upload-Offset` is the bytes received and durable, where the next `PATCH`
+    /// goes; after a broken connection, ask here and go on from there. Every offset reported
+    /// survives a crash of the server, on any replica. Once every byte has arrived,
+    /// `Job-Location` names the `droplet.upload` job.
+    #[endpoint { method = HEAD, path = "/v3/droplets/{guid}/uploads/{id}",
+        tags = ["resumable uploads"], versions = VERSION_RESUMABLE_UPLOADS.. }]
+    async fn resumable_upload_head(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<ResumableUploadPath>,
+        headers: Header<TusHeaders>,
+    ) -> Result<Tus<UploadStatus>, CfError>;
+
+    /// Append to a resumable upload
+    ///
+    /// tus's `PATCH`: appends the body (`application/offset+octet-stream`) at `Upload-Offset`,
+    /// which must be the upload's offset (409 otherwise), and answers 204 with the new
+    /// `Upload-Offset` once the bytes are durable. A body that breaks off keeps what arrived,
+    /// unless it carried `Upload-Checksum`. One request appends at a time (423 otherwise). The
+    /// `PATCH` that brings the last byte starts the `droplet.upload` job, named in
+    /// `Job-Location`: the droplet is `PROCESSING_UPLOAD`, then `STAGED` or `FAILED`.
+    #[endpoint { method = PATCH, path = "/v3/droplets/{guid}/uploads/{id}",
+        tags = ["resumable uploads"], versions = VERSION_RESUMABLE_UPLOADS.. }]
+    async fn resumable_upload_append(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<ResumableUploadPath>,
+        headers: Header<UploadAppendHeaders>,
+        chunk: UploadChunk,
+    ) -> Result<Tus<UploadAppended>, CfError>;
+
+    /// End a resumable upload
+    ///
+    /// tus's termination: ends an upload that is not complete and frees its bytes; the droplet
+    /// takes another upload at once.
+    #[endpoint { method = DELETE, path = "/v3/droplets/{guid}/uploads/{id}",
+        tags = ["resumable uploads"], versions = VERSION_RESUMABLE_UPLOADS.. }]
+    async fn resumable_upload_delete(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<ResumableUploadPath>,
+        headers: Header<TusHeaders>,
+    ) -> Result<Tus<UploadEnded>, CfError>;
 
     /// Download droplet bits
     ///
@@ -191,12 +241,8 @@ pub trait DropletApi {
     ///
     /// When the blobstore hands out URLs (S3, or a local blobstore configured to redirect), the
     /// answer is 302 to a short-lived URL instead. Follow it without the `Authorization` header.
-    #[endpoint {
-        method = GET,
-        path = "/v3/droplets/{guid}/download",
-        tags = ["droplets"],
-        versions = VERSION_INITIAL..,
-    }]
+    #[endpoint { method = GET, path = "/v3/droplets/{guid}/download",
+        tags = ["droplets"], versions = VERSION_INITIAL.. }]
     async fn droplet_download(
         rqctx: RequestContext<Self::Context>,
         path: Path<DropletPath>,
@@ -206,12 +252,8 @@ pub trait DropletApi {
     /// Download droplet bits: headers only
     ///
     /// What `GET` on the same URL answers, without the body.
-    #[endpoint {
-        method = HEAD,
-        path = "/v3/droplets/{guid}/download",
-        tags = ["droplets"],
-        versions = VERSION_INITIAL..,
-    }]
+    #[endpoint { method = HEAD, path = "/v3/droplets/{guid}/download",
+        tags = ["droplets"], versions = VERSION_INITIAL.. }]
     async fn droplet_download_head(
         rqctx: RequestContext<Self::Context>,
         path: Path<DropletPath>,
@@ -222,12 +264,8 @@ pub trait DropletApi {
     ///
     /// Follows an asynchronous operation such as `droplet.upload`: `PROCESSING`, then `COMPLETE`
     /// or `FAILED` with its `errors`.
-    #[endpoint {
-        method = GET,
-        path = "/v3/jobs/{guid}",
-        tags = ["jobs"],
-        versions = VERSION_INITIAL..,
-    }]
+    #[endpoint { method = GET, path = "/v3/jobs/{guid}",
+        tags = ["jobs"], versions = VERSION_INITIAL.. }]
     async fn job_get(
         rqctx: RequestContext<Self::Context>,
         path: Path<JobPath>,
@@ -239,12 +277,8 @@ pub trait DropletApi {
     /// carries its own authorization, an HMAC over method, path and expiry, so it takes no bearer
     /// token; a bad signature is 403, an expired URL 403. Answers like the download itself,
     /// `Range` included.
-    #[endpoint {
-        method = GET,
-        path = "/v3/droplets/{guid}/bits",
-        tags = ["droplets"],
-        versions = VERSION_INITIAL..,
-    }]
+    #[endpoint { method = GET, path = "/v3/droplets/{guid}/bits",
+        tags = ["droplets"], versions = VERSION_INITIAL.. }]
     async fn droplet_bits_signed(
         rqctx: RequestContext<Self::Context>,
         path: Path<DropletPath>,
@@ -256,12 +290,8 @@ pub trait DropletApi {
     ///
     /// What `GET` on the same signed URL answers, without the body; the URL's `GET` signature
     /// serves.
-    #[endpoint {
-        method = HEAD,
-        path = "/v3/droplets/{guid}/bits",
-        tags = ["droplets"],
-        versions = VERSION_INITIAL..,
-    }]
+    #[endpoint { method = HEAD, path = "/v3/droplets/{guid}/bits",
+        tags = ["droplets"], versions = VERSION_INITIAL.. }]
     async fn droplet_bits_signed_head(
         rqctx: RequestContext<Self::Context>,
         path: Path<DropletPath>,
@@ -273,12 +303,8 @@ pub trait DropletApi {
     ///
     /// Unauthenticated. Links to the v3 API and to the UAA that issues its tokens (`login` and
     /// `uaa`), which is how CF clients find where to log in.
-    #[endpoint {
-        method = GET,
-        path = "/",
-        tags = ["root"],
-        versions = VERSION_INITIAL..,
-    }]
+    #[endpoint { method = GET, path = "/",
+        tags = ["root"], versions = VERSION_INITIAL.. }]
     async fn root_get(
         rqctx: RequestContext<Self::Context>,
     ) -> Result<HttpResponseOk<RootDocument>, CfError>;
@@ -286,12 +312,8 @@ pub trait DropletApi {
     /// Get the v3 API root
     ///
     /// Unauthenticated. Links to the resources this service serves.
-    #[endpoint {
-        method = GET,
-        path = "/v3",
-        tags = ["root"],
-        versions = VERSION_INITIAL..,
-    }]
+    #[endpoint { method = GET, path = "/v3",
+        tags = ["root"], versions = VERSION_INITIAL.. }]
     async fn v3_root_get(
         rqctx: RequestContext<Self::Context>,
     ) -> Result<HttpResponseOk<V3RootDocument>, CfError>;
@@ -301,12 +323,8 @@ pub trait DropletApi {
     /// Unauthenticated: the document of the version the request names in `api-version` (this
     /// one, for a client generated from it); without the header, the latest version's, as
     /// `openapi.json` in the repository holds it.
-    #[endpoint {
-        method = GET,
-        path = "/openapi.json",
-        tags = ["root"],
-        versions = VERSION_INITIAL..,
-    }]
+    #[endpoint { method = GET, path = "/openapi.json",
+        tags = ["root"], versions = VERSION_INITIAL.. }]
     async fn openapi_get(
         rqctx: RequestContext<Self::Context>,
     ) -> Result<HttpResponseOk<serde_json::Value>, CfError>;
@@ -314,12 +332,8 @@ pub trait DropletApi {
     /// Get this API's documentation
     ///
     /// Unauthenticated: this document rendered as one self-contained HTML page (`text/html`).
-    #[endpoint {
-        method = GET,
-        path = "/docs",
-        tags = ["root"],
-        versions = VERSION_INITIAL..,
-    }]
+    #[endpoint { method = GET, path = "/docs",
+        tags = ["root"], versions = VERSION_INITIAL.. }]
     async fn docs_get(
         rqctx: RequestContext<Self::Context>,
     ) -> Result<http::Response<dropshot::Body>, CfError>;
@@ -330,12 +344,8 @@ pub trait DropletApi {
     /// and the blobstore each answer and take a write, within a few seconds:
     /// 200 with `{"status": "ok", "checks": {"metadata": "ok", "blobstore": "ok"}}`, or 503
     /// `CF-ServiceUnavailable` whose detail names each failed check and why.
-    #[endpoint {
-        method = GET,
-        path = "/healthz",
-        tags = ["health"],
-        versions = VERSION_INITIAL..,
-    }]
+    #[endpoint { method = GET, path = "/healthz",
+        tags = ["health"], versions = VERSION_INITIAL.. }]
     async fn health_get(
         rqctx: RequestContext<Self::Context>,
     ) -> Result<HttpResponseOk<Health>, CfError>;
@@ -349,12 +359,8 @@ pub trait DropletApi {
     /// operations and errors by kind. Needs a token with a read scope only when the server is
     /// configured so (`metrics.require_token`); served here unless `metrics.bind` gives it a
     /// listener of its own (then 404 here).
-    #[endpoint {
-        method = GET,
-        path = "/metrics",
-        tags = ["health"],
-        versions = VERSION_INITIAL..,
-    }]
+    #[endpoint { method = GET, path = "/metrics",
+        tags = ["health"], versions = VERSION_INITIAL.. }]
     async fn metrics_get(
         rqctx: RequestContext<Self::Context>,
     ) -> Result<http::Response<dropshot::Body>, CfError>;

@@ -53,6 +53,65 @@ const UNPROCESSABLE: &[(&str, &str)] = &[
     ("droplet_download_head", "Only `STAGED` droplets can be downloaded."),
 ];
 
+/// The refusals of each resumable upload (tus) operation beside those every operation has
+/// (401, 403, 404, 5XX): the rules its schema cannot state.
+const TUS_REFUSALS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "resumable_upload_create",
+        &[
+            ("400", "`Upload-Metadata` is not tus metadata, or longer than 4096 bytes."),
+            ("412", TUS_VERSION_REFUSED),
+            ("413", "`Upload-Length` is more than the server's `max_upload_bytes`."),
+            (
+                "422",
+                "The droplet is not `AWAITING_UPLOAD` (it has bits, or they are being \
+                 processed), another upload of it is in progress, or `Upload-Length` is 0. \
+                 Nothing was created.",
+            ),
+        ],
+    ),
+    ("resumable_upload_head", &[("412", TUS_VERSION_REFUSED)]),
+    (
+        "resumable_upload_append",
+        &[
+            ("400", "`Upload-Checksum` is malformed or names an algorithm other than `sha256`."),
+            (
+                "409",
+                "`Upload-Offset` is not the upload's offset; `HEAD` tells it. Nothing was read.",
+            ),
+            ("412", TUS_VERSION_REFUSED),
+            (
+                "413",
+                "The body would take the upload past its `Upload-Length` (or the upload is \
+                 complete): nothing of it was kept.",
+            ),
+            ("415", "The body is not `application/offset+octet-stream`."),
+            ("423", "Another request is appending to the upload; try again after `Retry-After`."),
+            ("460", "The body does not match `Upload-Checksum`: nothing of it was kept."),
+            (
+                "503",
+                "The server is receiving as many upload bodies as it takes at once \
+                 (`max_concurrent_uploads`); nothing was read. Try again after `Retry-After`.",
+            ),
+        ],
+    ),
+    (
+        "resumable_upload_delete",
+        &[
+            ("412", TUS_VERSION_REFUSED),
+            ("422", "The upload is complete: its bits are the droplet's job's now."),
+            ("423", "Another request is appending to the upload; try again after `Retry-After`."),
+        ],
+    ),
+];
+
+const TUS_VERSION_REFUSED: &str =
+    "No `Tus-Resumable: 1.0.0`: `Tus-Version` names the version this server speaks.";
+
+/// The operation whose body is tus's `application/offset+octet-stream`, which dropshot
+/// documents as `application/octet-stream`.
+const OFFSET_STREAM_OPERATION: &str = "resumable_upload_append";
+
 /// Operations that answer with the droplet's bits, and those that answer with their headers.
 const BITS_OPERATIONS: &[&str] = &["droplet_download", "droplet_bits_signed"];
 const BITS_HEAD_OPERATIONS: &[&str] = &["droplet_download_head", "droplet_bits_signed_head"];
@@ -69,7 +128,12 @@ pub fn versioned_document(version: &Version) -> Value {
     let mut definition = description.openapi(TITLE, version.clone());
     // A newcomer's guide, rendered at the top of `/docs`: tokens, the flow, redirects, errors;
     // then which version this is, and the versions before it.
-    let guide = format!("{}{}", include_str!("guide.md"), version_history(version));
+    let guide = format!(
+        "{}{}{}",
+        include_str!("guide.md"),
+        resumable_guide(version),
+        version_history(version)
+    );
     definition.description(guide).license_name("Apache-2.0");
     let mut document = definition.json().expect("the OpenAPI document serializes");
     add_bearer_security(&mut document);
@@ -89,6 +153,12 @@ pub fn versioned_document(version: &Version) -> Value {
         "text/plain",
         "The metrics, in the Prometheus text format (`text/plain; version=0.0.4`).",
     );
+    describe_tus_refusals(&mut document);
+    if let Some(append) = operation_mut(&mut document, OFFSET_STREAM_OPERATION) {
+        let content = &mut append["requestBody"]["content"];
+        let binary = content.as_object_mut().and_then(|c| c.remove("application/octet-stream"));
+        content[crate::resumable::OFFSET_OCTET_STREAM] = binary.expect("a binary body");
+    }
     for (operation, description) in UNPROCESSABLE {
         if let Some(operation) = operation_mut(&mut document, operation) {
             operation["responses"]["422"] =
@@ -96,6 +166,14 @@ pub fn versioned_document(version: &Version) -> Value {
         }
     }
     document
+}
+
+/// How resumable uploads go, in the documents of the versions that have them.
+fn resumable_guide(version: &Version) -> &'static str {
+    match *version >= versions::VERSION_RESUMABLE_UPLOADS {
+        true => include_str!("guide_resumable.md"),
+        false => "",
+    }
 }
 
 /// The description's last section: this document's version and the versions up to it, newest
@@ -236,6 +314,32 @@ fn describe_text_response(document: &mut Value, operation: &str, media: &str, de
     }
 }
 
+/// The tus operations' refusals, each a CF error, with the headers tus asks for.
+fn describe_tus_refusals(document: &mut Value) {
+    let retry_after = json!({ "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "required": true,
+        "schema": { "type": "integer", "format": "uint64" },
+    } });
+    let tus_version = json!({ "Tus-Version": {
+        "description": "The tus versions this server speaks: `1.0.0`.",
+        "required": true,
+        "schema": { "type": "string" },
+    } });
+    for (operation, refusals) in TUS_REFUSALS {
+        let Some(operation) = operation_mut(document, operation) else { continue };
+        for (status, description) in *refusals {
+            let mut response = json!({ "description": description, "content": error_content() });
+            match *status {
+                "412" => response["headers"] = tus_version.clone(),
+                "423" | "503" => response["headers"] = retry_after.clone(),
+                _ => {}
+            }
+            operation["responses"][*status] = response;
+        }
+    }
+}
+
 /// An error response's body: the CF error envelope.
 fn error_content() -> Value {
     json!({ "application/json": { "schema": { "$ref": format!("#/components/schemas/{ERROR_SCHEMA}") } } })
@@ -264,6 +368,8 @@ mod tests {
             .chain(UNPROCESSABLE.iter().map(|(operation, _)| operation))
             .chain(BITS_OPERATIONS)
             .chain(BITS_HEAD_OPERATIONS)
+            .chain(TUS_REFUSALS.iter().map(|(operation, _)| operation))
+            .chain(&[OFFSET_STREAM_OPERATION])
             .chain(&["droplet_upload", "docs_get", "metrics_get"]);
         for operation in named {
             let found = documents.iter().any(|d| {

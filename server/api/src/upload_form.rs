@@ -62,13 +62,8 @@ impl ExclusiveExtractor for UploadForm {
         _rqctx: &RequestContext<Context>,
         request: hyper::Request<dropshot::Body>,
     ) -> Result<Self, HttpError> {
-        let (parts, body) = request.into_parts();
-        let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
-        Ok(UploadForm {
-            content_type: header(http::header::CONTENT_TYPE).map(str::to_owned),
-            content_length: header(http::header::CONTENT_LENGTH).and_then(|v| v.parse().ok()),
-            body,
-        })
+        let (content_type, content_length, body) = crate::unread_body::unread(request);
+        Ok(UploadForm { content_type, content_length, body })
     }
 
     fn metadata(_: ApiEndpointBodyContentType) -> ExtractorMetadata {

@@ -11,7 +11,8 @@ api_versions!([
     // next number and a name for what it brings, leave the comment as it is, and say in
     // `CHANGES` what the version brings. Then mark the endpoints it adds, changes or removes
     // with `versions = ...`.
-    // (4, NEXT_VERSION_NAME),
+    // (5, NEXT_VERSION_NAME),
+    (4, RESUMABLE_UPLOADS),
     (3, INITIAL),
 ]);
 
@@ -21,11 +22,19 @@ pub const VERSION_HEADER: &str = "api-version";
 
 /// What each version brought, by its name in `api_versions!`, newest first: the version history
 /// each document states in its description.
-const CHANGES: &[(&str, &str)] = &[(
-    "INITIAL",
-    "The Cloud Foundry v3 droplet endpoints that move a droplet's bits: create, get, list, \
-     update and delete droplets, upload and download their bits, follow jobs.",
-)];
+const CHANGES: &[(&str, &str)] = &[
+    (
+        "RESUMABLE_UPLOADS",
+        "Resumable uploads (tus 1.0.0, with the creation, termination, expiration and checksum \
+         extensions): a droplet's bits sent in any number of requests, each acknowledged byte \
+         durable, resumed after a broken connection from the offset the server reports.",
+    ),
+    (
+        "INITIAL",
+        "The Cloud Foundry v3 droplet endpoints that move a droplet's bits: create, get, list, \
+         update and delete droplets, upload and download their bits, follow jobs.",
+    ),
+];
 
 /// What the version named `label` in `api_versions!` brought.
 pub fn what_changed(label: &str) -> &'static str {

@@ -204,6 +204,7 @@ impl Blobstore for LocalBlobstore {
         _key: &str,
         write: &ResumableWrite,
         bytes: BlobStream,
+        _announced: Option<u64>,
     ) -> Result<Appended, BlobError> {
         self.append_to_file(write, bytes).await
     }

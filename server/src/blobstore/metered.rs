@@ -78,8 +78,9 @@ impl Blobstore for Metered {
         key: &str,
         write: &ResumableWrite,
         bytes: BlobStream,
+        announced: Option<u64>,
     ) -> Result<Appended, BlobError> {
-        self.count("append", self.inner.append(key, write, bytes).await)
+        self.count("append", self.inner.append(key, write, bytes, announced).await)
     }
 
     async fn finish_resumable(&self, key: &str, write: &ResumableWrite) -> Result<(), BlobError> {

@@ -96,6 +96,8 @@ pub enum PendingKind {
     CopyTempFile,
     /// A local file of a resumable write (S3's are multipart uploads).
     ResumableFile,
+    /// S3: the folder of tails of a resumable write whose multipart upload is gone.
+    ResumableTails,
 }
 
 #[async_trait::async_trait]
@@ -146,12 +148,14 @@ pub trait Blobstore: Send + Sync {
     /// Appends `bytes` to the resumable write into `key` at `write.offset`, overwriting what an
     /// unrecorded append left past it. Every byte the returned state counts is durable; when
     /// `bytes` fails midway, what arrived before is kept and the failure returned with it. An
-    /// error means nothing was added.
+    /// error means nothing was added. `announced`: how many bytes `bytes` brings, when the
+    /// caller knows (a request's `Content-Length`), which lets a store plan the write's pieces.
     async fn append(
         &self,
         key: &str,
         write: &ResumableWrite,
         bytes: BlobStream,
+        announced: Option<u64>,
     ) -> Result<Appended, BlobError>;
 
     /// Publishes the resumable write's `write.offset` bytes under `key`, with the contract of a

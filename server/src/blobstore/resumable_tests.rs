@@ -113,15 +113,23 @@ async fn appends_resume_anywhere_and_publish_what_was_recorded(backend: Backend)
         // the next append writes over it.
         let rejected = random_bytes(size.max(1), 100 + i as u64);
         let store = (backend.open)();
-        let unrecorded = store.append(KEY, &write, stream(&rejected, false)).await.unwrap();
+        let unrecorded = store.append(KEY, &write, stream(&rejected, false), None).await.unwrap();
         assert_eq!(unrecorded.write.offset, write.offset + rejected.len() as u64);
-        // Broken off halfway: what arrived is kept, and said to be.
+        // Broken off halfway: what arrived is kept, and said to be, its announced length or not.
         let (first, rest) = bytes.split_at(size / 2);
-        let appended = (backend.open)().append(KEY, &write, stream(first, true)).await.unwrap();
+        let announced = (i % 2 == 0).then_some(size as u64);
+        let store = (backend.open)();
+        let appended = store.append(KEY, &write, stream(first, true), announced).await.unwrap();
         assert!(appended.interrupted.is_some());
         assert_eq!(appended.write.offset, write.offset + first.len() as u64);
-        let appended = (backend.open)().append(KEY, &appended.write, stream(rest, false)).await;
+        // An append that announces its length leaves a tail only if it brings too few bytes
+        // for a part of their own.
+        let (broken, announced) = (appended.write, (i % 3 != 0).then_some(rest.len() as u64));
+        let appended = (backend.open)().append(KEY, &broken, stream(rest, false), announced).await;
         let appended = appended.unwrap();
+        if announced.is_some() && rest.len() + broken.tail_size() as usize >= 5 * MIB {
+            assert_eq!(appended.write.tail, None, "an announced append of {} bytes", rest.len());
+        }
         assert!(appended.interrupted.is_none());
         write = appended.write;
         expected.extend_from_slice(&bytes);
@@ -137,7 +145,8 @@ async fn appends_resume_anywhere_and_publish_what_was_recorded(backend: Backend)
 async fn a_discarded_write_leaves_nothing(backend: Backend) {
     let store = (backend.open)();
     let write = store.start_resumable(KEY).await.unwrap();
-    let appended = store.append(KEY, &write, stream(&random_bytes(MIB, 1), false)).await.unwrap();
+    let appended =
+        store.append(KEY, &write, stream(&random_bytes(MIB, 1), false), None).await.unwrap();
     assert!(!(backend.leftovers)().is_empty());
     (backend.open)().discard(KEY, &appended.write.name).await.unwrap();
     assert_eq!((backend.leftovers)(), Vec::<String>::new());

@@ -25,6 +25,10 @@ pub enum Problem {
         copy_into: Option<String>,
         age_secs: u64,
     },
+    /// The bytes of a resumable upload that no upload records: a local file under
+    /// `resumable/`, or on S3 a folder of tails whose multipart upload is gone (`name`, as the
+    /// store names it).
+    StaleResumableWrite { name: String, age_secs: u64 },
     /// A job still `PROCESSING` long after its lease ran out: no server's recovery is running.
     OverdueJob { job: String, operation: String, droplet: Option<String>, overdue_secs: u64 },
 }
@@ -39,6 +43,7 @@ impl Problem {
             Problem::OrphanBlob { .. } => "orphan-blob",
             Problem::StaleMultipartUpload { .. } => "stale-multipart-upload",
             Problem::StaleTempFile { .. } => "stale-temp-file",
+            Problem::StaleResumableWrite { .. } => "stale-resumable-write",
             Problem::OverdueJob { .. } => "overdue-job",
         }
     }
@@ -65,6 +70,14 @@ impl Problem {
             Problem::StaleTempFile { name, age_secs, .. } => {
                 format!("tmp/{name}: a temporary file no write owns, last changed {age_secs} s ago")
             }
+            Problem::StaleResumableWrite { name, age_secs } if name.ends_with('/') => format!(
+                "{name}: tails of a resumable upload whose multipart upload is gone, last \
+                 written {age_secs} s ago"
+            ),
+            Problem::StaleResumableWrite { name, age_secs } => format!(
+                "resumable/{name}: a resumable upload's bytes that no upload records, last \
+                 written {age_secs} s ago"
+            ),
             Problem::OverdueJob { job, operation, droplet, overdue_secs } => format!(
                 "job {job} ({operation}, droplet {}): PROCESSING, its lease ran out \
                  {overdue_secs} s ago",

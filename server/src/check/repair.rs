@@ -67,6 +67,13 @@ impl Repair<'_> {
                 };
                 self.discard(kind, copy_into.clone(), name).await
             }
+            Problem::StaleResumableWrite { name, .. } => {
+                let kind = match name.ends_with('/') {
+                    true => PendingKind::ResumableTails,
+                    false => PendingKind::ResumableFile,
+                };
+                self.discard(kind, None, name).await
+            }
             Problem::OverdueJob { .. } => Ok(Outcome::Remains(
                 "no server is settling it: start `droplet-server serve`, whose recovery does"
                     .to_owned(),

@@ -66,6 +66,9 @@ pub async fn survey(
             (PendingKind::CopyTempFile, copy_into) => {
                 Problem::StaleTempFile { name: write.name, copy_into, age_secs }
             }
+            (PendingKind::ResumableFile | PendingKind::ResumableTails, _) => {
+                Problem::StaleResumableWrite { name: write.name, age_secs }
+            }
             (_, _) => Problem::StaleTempFile { name: write.name, copy_into: None, age_secs },
         });
     }

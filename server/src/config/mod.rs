@@ -29,6 +29,9 @@ pub struct Config {
     /// How long, in seconds, an upload's body may make no progress before it is cut like a
     /// client that went away (nginx's `client_body_timeout`).
     pub upload_idle_timeout_secs: u64,
+    /// How long, in seconds, a resumable upload neither completed nor appended to lasts before
+    /// it expires and its bytes are freed (announced in `Upload-Expires`).
+    pub resumable_upload_expiry_secs: u64,
     /// Metadata database URL; defaults to `sqlite://<data_dir>/droplets.db`.
     pub database_url: Option<String>,
     /// How long, in seconds, a server's hold on an upload in progress or a running job lasts
@@ -192,6 +195,7 @@ impl Default for Config {
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
             max_concurrent_uploads: 32,
             upload_idle_timeout_secs: 60,
+            resumable_upload_expiry_secs: 24 * 3600,
             database_url: None,
             lease_secs: 30,
             stale_write_grace_secs: 3600,
@@ -292,6 +296,9 @@ impl Config {
         }
         if !(1..=3600).contains(&self.lease_secs) {
             bail!("lease_secs must be between 1 and 3600");
+        }
+        if self.resumable_upload_expiry_secs == 0 {
+            bail!("resumable_upload_expiry_secs must be greater than 0");
         }
         if self.stale_write_grace_secs == 0 {
             bail!("stale_write_grace_secs must be greater than 0");

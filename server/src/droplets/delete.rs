@@ -31,10 +31,19 @@ pub async fn start(
     let droplet = super::by_path(&ctx.store, guid).await?;
     caller.require(Access::Write)?;
     let job = JobRecord::new(DELETE_OPERATION, droplet.guid, now_secs());
+    // A resumable upload's bytes have no request to discard them: the job does (should this
+    // process die first, the stale-write sweep does, since no droplet records them any more).
+    let pending = ctx.store.pending_blob(droplet.guid).await?;
     let work = {
         let (ctx, droplet, job) = (ctx.clone(), droplet.guid, job.guid);
         async move {
             let log = ctx.log.new(slog::o!("job" => job.to_string()));
+            if let Some(pending) = pending
+                && let Err(error) = ctx.blobs.discard(&droplet_key(droplet), &pending).await
+            {
+                slog::warn!(log, "discarding a deleted droplet's upload in progress failed; \
+                    the stale-write sweep will"; "pending" => pending, "error" => %error);
+            }
             finish(&ctx.store, ctx.blobs.as_ref(), &log, droplet, job).await
         }
     };

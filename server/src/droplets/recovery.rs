@@ -5,12 +5,15 @@
 //! | operation | what was lost | recovery |
 //! |---|---|---|
 //! | `droplet.upload` | the uploaded bits' digests and inspection | discard the pending write, remove the blob, fail the job and the droplet |
+//! | `droplet.upload` of a resumable upload | nothing: the upload recorded its write | the job again, from the write: publish it, check the bits, stage or fail |
 //! | `droplet.copy` (internal) | nothing: the job names its source | copy again (idempotent) and complete, or fail as a copy fails |
 //! | `droplet.delete` | nothing: the droplet is gone already | remove the blob (idempotent), complete the job |
 //! | any, with no droplet named | which droplet it was working on | fail the job alone, logged; no droplet or blob is touched |
 //!
 //! Uploads still streaming hold no job but an upload claim on their droplet, leased the same way;
-//! a lapsed claim is settled here too: its pending write discarded, its droplet freed. On SQLite,
+//! a lapsed claim is settled here too: its pending write discarded, its droplet freed. A
+//! resumable upload's claim lapses when the upload expires, and is settled the same way; the
+//! rows of completed ones go once they expire. On SQLite,
 //! which one server process uses at a time, every claim and every job of another instance is a
 //! previous process's, so a restart settles them all before serving.
 //!
@@ -30,6 +33,8 @@ use droplet_api::CfError;
 use slog::Logger;
 use uuid::Uuid;
 
+use super::upload::job::JobParts;
+use super::upload::resumable::completion;
 use super::{copy, delete};
 use crate::blobstore::{BlobError, Blobstore, droplet_key};
 use crate::check::stale_writes;
@@ -67,6 +72,10 @@ impl Recovery {
     /// SQLite, every upload claim: no upload of a previous process is streaming any more). Then,
     /// in the background, looks for more every half lease for as long as the process runs.
     pub async fn start(self) -> anyhow::Result<()> {
+        if self.store.single_process() {
+            // No request of a previous process appends any more.
+            self.store.release_every_resumable_hold().await?;
+        }
         self.settle_lapsed_uploads(self.store.single_process()).await?;
         self.settle_abandoned_jobs().await?;
         let sweeper = self.clone();
@@ -129,7 +138,15 @@ impl Recovery {
             (COPY_OPERATION, Some(source)) => {
                 return copy::finish(store, blobs, log, source, droplet, job.guid).await;
             }
-            (UPLOAD_OPERATION, _) => UPLOAD_INTERRUPTED,
+            (UPLOAD_OPERATION, _) => match store.resumable_upload_of_job(job.guid).await? {
+                Some(upload) => {
+                    let log = log.new(slog::o!("droplet" => droplet.to_string(),
+                        "job" => job.guid.to_string()));
+                    let parts = JobParts { store, blobs, metrics: &self.metrics, log };
+                    return Ok(completion::redo(&parts, upload, job.guid).await);
+                }
+                None => UPLOAD_INTERRUPTED,
+            },
             _ => "The job was interrupted: its server stopped.",
         };
         if let Some(pending) = store.pending_blob(droplet).await? {
@@ -174,6 +191,7 @@ impl Recovery {
             released.context("freeing a droplet after a lapsed upload")?;
             self.metrics.recovered_upload_claims.inc();
         }
+        self.store.remove_ended_uploads().await.context("removing ended resumable uploads")?;
         Ok(())
     }
 

@@ -9,7 +9,9 @@ use droplet_api::{
     AppDropletListParams, AppPath, CfError, CfJson, DownloadHeaders, Droplet, DropletApi,
     DropletBits, DropletCreate, DropletCreateQuery, DropletList, DropletListParams, DropletPath,
     DropletUpdate, Health, HttpResponseAcceptedEmpty, Job, JobPath, ListQuery, LocationHeader,
-    RootDocument, SignedUrlQuery, UploadForm, UploadResponse, V3RootDocument,
+    ResumableUploadPath, RootDocument, SignedUrlQuery, Tus, TusCapabilities, TusHeaders,
+    UploadAppendHeaders, UploadAppended, UploadChunk, UploadCreated, UploadCreationHeaders,
+    UploadEnded, UploadForm, UploadResponse, UploadStatus, V3RootDocument,
 };
 use dropshot::{
     Header, HttpResponse, HttpResponseCreated, HttpResponseHeaders, HttpResponseOk, Path, Query,
@@ -209,6 +211,46 @@ impl DropletApi for DropletApiImpl {
             })
         })
         .await
+    }
+
+    async fn resumable_upload_options(
+        rqctx: Ctx,
+        path: Path<DropletPath>,
+    ) -> Result<Tus<TusCapabilities>, CfError> {
+        metered(&rqctx, async { Ok(super::tus::options(&rqctx, path).await) }).await
+    }
+
+    async fn resumable_upload_create(
+        rqctx: Ctx,
+        path: Path<DropletPath>,
+        headers: Header<UploadCreationHeaders>,
+    ) -> Result<Tus<UploadCreated>, CfError> {
+        metered(&rqctx, async { Ok(super::tus::create(&rqctx, path, headers).await) }).await
+    }
+
+    async fn resumable_upload_head(
+        rqctx: Ctx,
+        path: Path<ResumableUploadPath>,
+        headers: Header<TusHeaders>,
+    ) -> Result<Tus<UploadStatus>, CfError> {
+        metered(&rqctx, async { Ok(super::tus::head(&rqctx, path, headers).await) }).await
+    }
+
+    async fn resumable_upload_append(
+        rqctx: Ctx,
+        path: Path<ResumableUploadPath>,
+        headers: Header<UploadAppendHeaders>,
+        chunk: UploadChunk,
+    ) -> Result<Tus<UploadAppended>, CfError> {
+        metered(&rqctx, async { Ok(super::tus::append(&rqctx, path, headers, chunk).await) }).await
+    }
+
+    async fn resumable_upload_delete(
+        rqctx: Ctx,
+        path: Path<ResumableUploadPath>,
+        headers: Header<TusHeaders>,
+    ) -> Result<Tus<UploadEnded>, CfError> {
+        metered(&rqctx, async { Ok(super::tus::delete(&rqctx, path, headers).await) }).await
     }
 
     async fn droplet_download(

@@ -29,11 +29,19 @@ pub const METHODS: [Method; 8] = [
     Method::TRACE,
 ];
 
-/// The one path variable of the API's paths.
+/// The path variables of the API's paths: a guid, and a resumable upload's id after it.
 #[derive(Deserialize, JsonSchema)]
 struct GuidPath {
     #[allow(dead_code)]
     guid: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct GuidIdPath {
+    #[allow(dead_code)]
+    guid: String,
+    #[allow(dead_code)]
+    id: String,
 }
 
 pub type Context = Arc<ServerContext>;
@@ -84,19 +92,11 @@ where
     F: Fn(&RequestInfo) -> Response<Body> + Send + Sync + 'static,
 {
     let answer = Arc::new(answer);
-    // A path with a variable needs an extractor that consumes it.
-    let endpoint = if path.contains("{guid}") {
-        ApiEndpoint::new(
-            id,
-            move |rqctx: RequestContext<Context>, _: Path<GuidPath>| {
-                let answer = answer.clone();
-                async move { Ok::<_, CfError>(answer(&rqctx.request)) }
-            },
-            method.clone(),
-            CONTENT_TYPE_JSON,
-            path,
-            versions,
-        )
+    // A path with variables needs an extractor that consumes them.
+    let endpoint = if path.contains("{id}") {
+        consuming::<GuidIdPath, F>(id, answer, method, path, versions)
+    } else if path.contains("{guid}") {
+        consuming::<GuidPath, F>(id, answer, method, path, versions)
     } else {
         ApiEndpoint::new(
             id,
@@ -112,6 +112,31 @@ where
     };
     api.register(endpoint.visible(false))
         .map_err(|e| anyhow::anyhow!("registering {method} {path}: {e}"))
+}
+
+/// A hidden endpoint whose path variables `V` takes, answering what `answer` makes of the request.
+fn consuming<V, F>(
+    id: String,
+    answer: Arc<F>,
+    method: &Method,
+    path: &str,
+    versions: ApiEndpointVersions,
+) -> ApiEndpoint<Context>
+where
+    V: serde::de::DeserializeOwned + JsonSchema + Send + Sync + 'static,
+    F: Fn(&RequestInfo) -> Response<Body> + Send + Sync + 'static,
+{
+    ApiEndpoint::new(
+        id,
+        move |rqctx: RequestContext<Context>, _: Path<V>| {
+            let answer = answer.clone();
+            async move { Ok::<_, CfError>(answer(&rqctx.request)) }
+        },
+        method.clone(),
+        CONTENT_TYPE_JSON,
+        path,
+        versions,
+    )
 }
 
 fn not_allowed(request: &RequestInfo, allow: &str) -> Response<Body> {

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::droplets::BitsRecorded;
 use super::jobs::insert_job;
 use super::records::{JobRecord, StoredBits, uuid_column};
-use super::resumable_uploads::end_resumable_upload;
+use super::resumable_uploads::{complete_resumable_upload, end_resumable_upload};
 use super::{MetadataStore, StoreError};
 use crate::time::now_ms;
 
@@ -163,6 +163,21 @@ impl MetadataStore {
         job: &JobRecord,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
+        if !self.start_upload_job_in(&mut tx, droplet, claim, job).await? {
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// `start_upload_job`, in a transaction of the caller's.
+    pub(super) async fn start_upload_job_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        droplet: Uuid,
+        claim: Uuid,
+        job: &JobRecord,
+    ) -> Result<bool, StoreError> {
         let moved = sqlx::query(concat!(
             "UPDATE droplets SET state = 'PROCESSING_UPLOAD', upload_claim = NULL,
                     upload_claim_expires_ms = NULL, ",
@@ -172,15 +187,14 @@ impl MetadataStore {
         .bind(job.created_at)
         .bind(droplet.to_string())
         .bind(claim.to_string())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         if moved.rows_affected() != 1 {
             return Ok(false);
         }
-        // A resumable upload is over once its bits are complete and their job recorded.
-        end_resumable_upload(&mut tx, droplet).await?;
-        insert_job(&mut tx, job, self.instance, self.lease_expiry()).await?;
-        tx.commit().await?;
+        // A resumable upload's bits are complete: its row names their job from now on.
+        complete_resumable_upload(tx, claim, job.guid).await?;
+        insert_job(tx, job, self.instance, self.lease_expiry()).await?;
         Ok(true)
     }
 

@@ -72,14 +72,18 @@ impl TestServer {
     /// `DROPLET_TEST_PANIC_IN` (the faults a debug build injects; see the server's `faults.rs`).
     pub fn start_with_env(toml: &str, env: &[(&str, &str)]) -> Self {
         let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Self::launch_on(Some(toml), None, env)
+        Self::launch_with(Some(toml), env)
     }
 
     fn launch(toml: Option<&str>) -> Self {
+        Self::launch_with(toml, Vec::new())
+    }
+
+    fn launch_with(toml: Option<&str>, env: Vec<(String, String)>) -> Self {
         let shared = (BACKEND.get() == Backend::Postgres).then(|| {
             Arc::new(SharedStorage { database: PgDatabase::create(), s3: None, dir: None })
         });
-        Self::launch_on(toml, shared, Vec::new())
+        Self::launch_on(toml, shared, env)
     }
 
     pub(super) fn launch_on(
@@ -107,7 +111,7 @@ impl TestServer {
             path
         });
         let data_dir = data_dir(root.path(), shared.as_deref());
-        let (child, addr) = spawn(root.path(), &data_dir, config.as_deref(), &env);
+        let (child, addr) = spawn(root.path(), &data_dir, config.as_deref(), &env, ANY_PORT);
         let base_url = format!("http://{addr}");
         TestServer { root, config, env, child, addr, base_url, shared }
     }
@@ -134,10 +138,22 @@ impl TestServer {
     /// `kill -9` the server and start a new one on the same data directory and configuration.
     /// The new process listens on another port.
     pub fn kill_and_restart(&mut self) {
+        self.restart(ANY_PORT);
+    }
+
+    /// `kill -9` the server and start a new one as [`Self::kill_and_restart`] does, listening on
+    /// the same address: the URLs it handed out stay valid. With `env` in place of the faults
+    /// it was started with.
+    pub fn kill_and_restart_in_place(&mut self, env: &[(&str, &str)]) {
+        self.env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        self.restart(&self.addr.to_string());
+    }
+
+    fn restart(&mut self, bind: &str) {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let config = self.config.as_deref();
-        let (child, addr) = spawn(self.root.path(), &self.data_dir(), config, &self.env);
+        let (child, addr) = spawn(self.root.path(), &self.data_dir(), config, &self.env, bind);
         self.child = child;
         self.addr = addr;
         self.base_url = format!("http://{addr}");
@@ -205,17 +221,21 @@ pub(super) fn data_dir(root: &Path, shared: Option<&SharedStorage>) -> PathBuf {
     }
 }
 
-/// Starts `droplet-server serve` on a free port and waits for its `listening on` line.
+/// The address a server binds when any port will do.
+const ANY_PORT: &str = "127.0.0.1:0";
+
+/// Starts `droplet-server serve` on `bind` and waits for its `listening on` line.
 pub(super) fn spawn(
     root: &Path,
     data_dir: &Path,
     config: Option<&Path>,
     env: &[(String, String)],
+    bind: &str,
 ) -> (Child, SocketAddr) {
     let log_path = root.join("server.log");
     let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).expect("log");
     let mut command = Command::new(env!("CARGO_BIN_EXE_droplet-server"));
-    command.arg("serve").arg("--bind").arg("127.0.0.1:0").arg("--data-dir").arg(data_dir);
+    command.arg("serve").arg("--bind").arg(bind).arg("--data-dir").arg(data_dir);
     if let Some(config) = config {
         command.arg("--config").arg(config);
     }

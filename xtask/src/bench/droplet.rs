@@ -1,7 +1,7 @@
 //! The droplet the bench uploads and downloads, and the request body that uploads it.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -82,6 +82,27 @@ impl Droplet {
         let tgz_len = std::fs::metadata(tgz)?.len();
         let body_len = std::fs::metadata(&body)?.len();
         Ok(Droplet { tgz: tgz.to_owned(), tgz_len, body, body_len })
+    }
+}
+
+impl Droplet {
+    /// The tgz cut into files of `chunk_bytes` (the last one shorter), each with the offset it
+    /// starts at: the bodies of a resumable upload's `PATCH`es. Cut on first use and kept
+    /// beside the tgz.
+    pub(super) fn chunks(&self, chunk_bytes: u64) -> anyhow::Result<Vec<(PathBuf, u64)>> {
+        let dir = self.tgz.with_extension(format!("chunks-{chunk_bytes}"));
+        let count = self.tgz_len.div_ceil(chunk_bytes);
+        let chunk = |index: u64| (dir.join(format!("{index:05}")), index * chunk_bytes);
+        if !dir.join("complete").exists() {
+            std::fs::create_dir_all(&dir)?;
+            let tgz = File::open(&self.tgz)?;
+            for index in 0..count {
+                let mut file = File::create(chunk(index).0)?;
+                std::io::copy(&mut (&tgz).take(chunk_bytes), &mut file)?;
+            }
+            File::create(dir.join("complete"))?;
+        }
+        Ok((0..count).map(chunk).collect())
     }
 }
 

@@ -1,6 +1,6 @@
 //! HTTP through curl, the same client for every server.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -27,6 +27,38 @@ pub(super) fn upload_request(url: &str, token: &str, body: &Path) -> anyhow::Res
         &bearer(token),
         url,
     ])
+}
+
+/// A resumable upload's bytes, each chunk a `PATCH` at its offset to the upload's URL, all in
+/// one curl on one connection (`--next`), as a tus client sends them; the `Job-Location` the
+/// last one answered.
+pub(super) fn resumable_appends(
+    url: &str,
+    token: &str,
+    chunks: &[(PathBuf, u64)],
+) -> anyhow::Result<String> {
+    let mut curl = Command::new("curl");
+    for (index, (chunk, offset)) in chunks.iter().enumerate() {
+        if index > 0 {
+            curl.arg("--next");
+        }
+        curl.args(["-sS", "-X", "PATCH", "-T"]).arg(chunk);
+        curl.args(["-H", "Content-Type: application/offset+octet-stream"]);
+        curl.args(["-H", "Tus-Resumable: 1.0.0", "-H", "Expect:", "-H", &bearer(token)]);
+        curl.arg("-H").arg(format!("Upload-Offset: {offset}"));
+        curl.args(["-o", "/dev/null", "-w", "%{http_code} %header{job-location}\n", url]);
+    }
+    let output = curl.output().context("running curl")?;
+    ensure!(output.status.success(), "curl PATCH {url} failed: {}", stderr(&output));
+    let answers = String::from_utf8(output.stdout)?;
+    let mut last = "";
+    for answer in answers.lines() {
+        ensure!(answer.starts_with("204 "), "a PATCH of {url} answered {answer}");
+        last = answer;
+    }
+    let job = last.trim_start_matches("204 ").trim();
+    ensure!(!job.is_empty(), "the last PATCH of {url} named no job");
+    Ok(job.to_owned())
 }
 
 /// Seconds to download `url` to nowhere, checking that all `expected_len` bytes came. A redirect

@@ -43,7 +43,19 @@ pub(super) struct Variant {
     /// This tree's build also on S3 with `sign_payload = true`: what it costs to sign the
     /// payload over https, where neither it nor boto3 does by default.
     pub(super) s3_signed: Option<Ours>,
+    /// The build on each store again, for its resumable uploads (if it serves them), so that
+    /// each server's peak memory is that of one kind of upload.
+    pub(super) resumable: Option<Resumable>,
 }
+
+/// A build's servers for resumable uploads: on the local store and on S3.
+pub(super) struct Resumable {
+    pub(super) local: Ours,
+    pub(super) s3: Ours,
+}
+
+/// The size of a resumable upload's `PATCH`es in the bench.
+pub(super) const PATCH_BYTES: u64 = 16 * 1024 * 1024;
 
 /// What a round runs against.
 pub(super) struct Bench<'a> {
@@ -53,6 +65,8 @@ pub(super) struct Bench<'a> {
     /// The droplet of random bytes, and the one like an application's.
     pub(super) random: &'a Droplet,
     pub(super) app: &'a Droplet,
+    /// The random droplet in `PATCH`es of [`PATCH_BYTES`], with their offsets.
+    pub(super) chunks: &'a [(PathBuf, u64)],
     /// The files the previous uploads left, by who left them.
     pub(super) left: BTreeMap<String, PathBuf>,
 }
@@ -70,6 +84,12 @@ impl Bench<'_> {
             let seconds = variant.local.download(&guid, random.tgz_len)?;
             show_download(round, variant.label, random, seconds);
             samples.push(format!("{} download", variant.label), seconds);
+            if let Some(resumable) = &variant.resumable {
+                let name = format!("{} resumable", variant.label);
+                let upload = self.upload_resumable(&resumable.local, &name)?;
+                show(round, &name, "upload", random, &upload);
+                samples.upload(&name, &upload);
+            }
         }
         let (upload, synced) = self.upload_nginx(random)?;
         show(round, "nginx", "upload", random, &upload);
@@ -99,6 +119,12 @@ impl Bench<'_> {
             let seconds = variant.s3.download(&guid, random.tgz_len)?;
             show_download(round, &name, random, seconds);
             samples.push(format!("{name} download"), seconds);
+            if let Some(resumable) = &variant.resumable {
+                let name = format!("{} S3 resumable", variant.label);
+                let upload = self.upload_resumable(&resumable.s3, &name)?;
+                show(round, &name, "upload", random, &upload);
+                samples.upload(&name, &upload);
+            }
             if let Some(signed) = &variant.s3_signed {
                 let name = format!("{} S3 signed", variant.label);
                 let (_, upload) = self.upload_ours(signed, &name, random)?;
@@ -137,6 +163,22 @@ impl Bench<'_> {
         ensure!(left.is_file(), "no blob at {}", left.display());
         self.left.insert(slot.to_owned(), left);
         Ok((guid, upload))
+    }
+
+    /// A resumable upload of the random droplet into a new droplet of `ours`, in `PATCH`es of
+    /// [`PATCH_BYTES`], after deleting what its previous upload left.
+    fn upload_resumable(&mut self, ours: &Ours, slot: &str) -> anyhow::Result<Upload> {
+        let guid = ours.create_droplet()?;
+        settle();
+        self.delete_left(slot)?;
+        let upload = ours.upload_resumable(&guid, self.random.tgz_len, self.chunks)?;
+        let left = match ours.blob_path(&guid)? {
+            Some(path) => path,
+            None => self.s3.object_path(&guid),
+        };
+        ensure!(left.is_file(), "no blob at {}", left.display());
+        self.left.insert(slot.to_owned(), left);
+        Ok(upload)
     }
 
     /// An upload to nginx, and the seconds until its file was also fdatasynced.

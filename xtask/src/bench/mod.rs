@@ -3,7 +3,8 @@
 //! measured in the same run.
 //!
 //! - On the local store, our upload and download of a droplet of random bytes against nginx
-//!   receiving the same upload into a file and serving the same file.
+//!   receiving the same upload into a file and serving the same file; and the same droplet as
+//!   a resumable upload in 16 MiB `PATCH`es, against our multipart upload of it (on S3 too).
 //! - A droplet like an application's (`tar czf` of text, binaries and jars), whose upload check
 //!   must inflate it.
 //! - On S3 (s3s-fs, a process of its own), our upload through to the bucket against boto3
@@ -52,7 +53,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use self::droplet::{Droplet, Kind};
-use self::measure::{Bench, Samples, Variant};
+use self::measure::{Bench, Resumable, Samples, Variant};
 use self::nginx::Nginx;
 use self::ours::Ours;
 use self::s3::S3Process;
@@ -197,17 +198,31 @@ fn rounds(
             )?),
             _ => None,
         };
-        variants.push(Variant { label, local, s3: on_s3, s3_signed });
+        let resumable = match local.serves_resumable_uploads()? {
+            true => Some(Resumable {
+                local: Ours::start(bin, &run_dir.join(format!("{label}-resumable")), None, None)?,
+                s3: Ours::start(
+                    bin,
+                    &run_dir.join(format!("{label}-s3-resumable")),
+                    Some(&s3_config),
+                    trust,
+                )?,
+            }),
+            false => None,
+        };
+        variants.push(Variant { label, local, s3: on_s3, s3_signed, resumable });
     }
     let nginx = Nginx::start(nginx_bin, &run_dir.join("nginx"), &random.tgz, "1")?;
     println!("nginx: {}  S3: {}  data: {}", nginx.url, s3.endpoint, run_dir.display());
 
+    let chunks = random.chunks(measure::PATCH_BYTES)?;
     let mut bench = Bench {
         variants: &variants,
         nginx: &nginx,
         s3: &s3,
         random: &random,
         app: &app,
+        chunks: &chunks,
         left: BTreeMap::new(),
     };
     println!("warm-up round (not measured)...");
@@ -223,6 +238,12 @@ fn rounds(
         if let Some(signed) = &variant.s3_signed {
             let name = format!("{} S3 signed peak rss", variant.label);
             samples.push(name, signed.peak_rss_bytes()? as f64);
+        }
+        if let Some(resumable) = &variant.resumable {
+            let name = format!("{} resumable peak rss", variant.label);
+            samples.push(name, resumable.local.peak_rss_bytes()? as f64);
+            let name = format!("{} S3 resumable peak rss", variant.label);
+            samples.push(name, resumable.s3.peak_rss_bytes()? as f64);
         }
     }
     drop(bench);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 
-use super::http::{bearer, curl, download, upload_request};
+use super::http::{bearer, curl, download, resumable_appends, upload_request};
 use super::process::{Process, Upload, cpu_seconds, stderr};
 
 /// An upload job that has not finished by then is stuck, not slow.
@@ -123,6 +123,36 @@ impl Ours {
         self.wait_for_job(job)?;
         let seconds = started.elapsed().as_secs_f64();
         Ok((Upload { seconds, cpu_seconds: cpu_seconds(pid)? - cpu }, accepted))
+    }
+
+    /// Whether this build serves resumable uploads (an earlier one, as a baseline, may not).
+    pub(super) fn serves_resumable_uploads(&self) -> anyhow::Result<bool> {
+        let url = format!("{}/v3/droplets/{}/uploads", self.url, uuid::Uuid::nil());
+        let response = curl(&["-X", "OPTIONS", "-H", &bearer(&self.token), &url])?;
+        Ok(response.header("tus-version").is_some())
+    }
+
+    /// A resumable upload of `tgz_len` bytes, sent as `chunks`, until its job is COMPLETE.
+    pub(super) fn upload_resumable(
+        &self,
+        guid: &str,
+        tgz_len: u64,
+        chunks: &[(PathBuf, u64)],
+    ) -> anyhow::Result<Upload> {
+        let pid = self.process.child.id();
+        let cpu = cpu_seconds(pid)?;
+        let started = Instant::now();
+        let url = format!("{}/v3/droplets/{guid}/uploads", self.url);
+        let length = format!("Upload-Length: {tgz_len}");
+        let tus = "Tus-Resumable: 1.0.0";
+        let response =
+            curl(&["-X", "POST", "-H", tus, "-H", &length, "-H", &bearer(&self.token), &url])?;
+        response.expect(201, "creating a resumable upload")?;
+        let upload = response.header("location").context("the 201 has no Location")?;
+        let job = resumable_appends(upload, &self.token, chunks)?;
+        self.wait_for_job(&job)?;
+        let seconds = started.elapsed().as_secs_f64();
+        Ok(Upload { seconds, cpu_seconds: cpu_seconds(pid)? - cpu })
     }
 
     /// Where the local blobstore keeps the droplet's bits (`blobstore::droplet_key`); None on

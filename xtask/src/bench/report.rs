@@ -13,6 +13,8 @@ const UPLOAD_CPU_PER_GIB_TARGET: f64 = 2.0;
 const APP_SPEEDUP_TARGET: f64 = 2.0;
 /// Our upload through to S3, against boto3 uploading the same file straight to the bucket.
 const S3_RATIO_TARGET: f64 = 1.2;
+/// A resumable upload's throughput in 16 MiB `PATCH`es, against the multipart upload's.
+const RESUMABLE_RATIO_TARGET: f64 = 0.9;
 
 /// A table whose columns are the servers measured, and whose rows end with a ratio, a target
 /// and the verdict.
@@ -97,6 +99,7 @@ pub(super) fn local_store(labels: &[&str], droplet: &Droplet, samples: &Samples,
     );
     let throughput: Vec<f64> = uploads.iter().map(|s| mib_per_s(droplet.body_len, *s)).collect();
     table.row("upload (MiB/s)", &throughput, None);
+    resumable_row(&table, &columns, samples, "", uploads[0]);
     let gib = droplet.body_len as f64 / (1024.0 * MIB);
     let cpu: Vec<f64> = per("upload cpu").iter().map(|s| s / gib).collect();
     table.row("upload CPU (s/GiB)", &cpu, at_most(cpu[0], UPLOAD_CPU_PER_GIB_TARGET));
@@ -107,11 +110,13 @@ pub(super) fn local_store(labels: &[&str], droplet: &Droplet, samples: &Samples,
     let mut rss: Vec<f64> = rss.iter().map(|b| *b as f64 / MIB).collect();
     rss.push(f64::NAN);
     table.row("peak RSS (MiB)", &rss, under(rss[0], PEAK_RSS_TARGET_MIB));
+    resumable_rss_row(&table, &columns, samples, "");
     println!(
         "(nginx upload + fdatasync of its file: {:.2} s; our server syncs the blob before the job \
          completes, nginx never does)",
         samples.median("nginx upload synced")
     );
+    println!("{RESUMABLE_NOTE}");
 }
 
 /// The droplet like an application's, which the upload's check must inflate.
@@ -168,6 +173,9 @@ pub(super) fn s3(labels: &[&str], droplet: &Droplet, samples: &Samples, rss: &[u
     table.row("upload, signed (s)", &signed, at_most(signed[0] / direct, S3_RATIO_TARGET));
     let throughput: Vec<f64> = uploads.iter().map(|s| mib_per_s(droplet.tgz_len, *s)).collect();
     table.row("upload (MiB/s)", &throughput, None);
+    let builds: Vec<&str> = labels.iter().copied().chain(["boto3"]).collect();
+    resumable_row(&table, &builds, samples, " S3", uploads[0]);
+    println!("{RESUMABLE_NOTE}");
     let mut downloads: Vec<f64> = labels
         .iter()
         .map(|l| mib_per_s(droplet.tgz_len, samples.median(&format!("{l} S3 download"))))
@@ -181,4 +189,32 @@ pub(super) fn s3(labels: &[&str], droplet: &Droplet, samples: &Samples, rss: &[u
     rss_signed[0] = samples.median(&format!("{} S3 signed peak rss", labels[0])) / MIB;
     let judged = under(rss_signed[0], PEAK_RSS_TARGET_MIB);
     table.row("peak RSS, signed (MiB)", &rss_signed, judged);
+    resumable_rss_row(&table, &builds, samples, " S3");
+}
+
+const RESUMABLE_NOTE: &str = "(resumable: the tgz in 16 MiB PATCHes, created to COMPLETE; its \
+    ratio is the first build's multipart upload time over its resumable one's)";
+
+/// The resumable upload in 16 MiB `PATCH`es, for each build that serves it (`{label}{store}
+/// resumable upload`), judged by the first build's throughput against its multipart upload,
+/// which took `multipart` seconds.
+fn resumable_row(table: &Table, columns: &[&str], samples: &Samples, store: &str, multipart: f64) {
+    let seconds: Vec<f64> = columns
+        .iter()
+        .map(|who| samples.median(&format!("{who}{store} resumable upload")))
+        .collect();
+    let ratio = multipart / seconds[0];
+    let judged = (!ratio.is_nan()).then(|| at_least(ratio, RESUMABLE_RATIO_TARGET)).flatten();
+    table.row("resumable, 16 MiB (s)", &seconds, judged);
+}
+
+/// The peak memory of the server that took the resumable uploads, for each build that serves
+/// them.
+fn resumable_rss_row(table: &Table, columns: &[&str], samples: &Samples, store: &str) {
+    let rss: Vec<f64> = columns
+        .iter()
+        .map(|who| samples.median(&format!("{who}{store} resumable peak rss")) / MIB)
+        .collect();
+    let judged = (!rss[0].is_nan()).then(|| under(rss[0], PEAK_RSS_TARGET_MIB)).flatten();
+    table.row("resumable peak RSS (MiB)", &rss, judged);
 }

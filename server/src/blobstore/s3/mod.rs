@@ -13,6 +13,7 @@
 mod errors;
 mod parts;
 mod resumable;
+mod tails;
 mod uploads;
 mod writer;
 
@@ -35,7 +36,9 @@ use self::errors::{blob_error, logged};
 use self::uploads::UploadListing;
 use self::writer::{S3BlobWriter, abort};
 use crate::blobstore::resumable::{Appended, ResumableWrite};
-use crate::blobstore::{BlobError, BlobStream, BlobWriter, Blobstore, PendingWrite, StoredBlob};
+use crate::blobstore::{
+    BlobError, BlobStream, BlobWriter, Blobstore, DROPLETS_PREFIX, PendingWrite, StoredBlob,
+};
 use crate::config::BlobstoreConfig;
 
 pub struct S3Blobstore {
@@ -177,8 +180,12 @@ impl Blobstore for S3Blobstore {
         }
     }
 
-    /// Aborts the multipart upload, and removes the tails it kept if it was a resumable write's.
+    /// Aborts the multipart upload, and removes the tails it kept if it was a resumable write's;
+    /// or removes a folder of tails that outlived its upload.
     async fn discard(&self, key: &str, pending: &str) -> Result<(), BlobError> {
+        if self.names_tails(pending) {
+            return self.discard_orphan_tails(pending).await.map_err(|e| logged(&self.log, e));
+        }
         let upload: MultipartId = pending.to_owned();
         abort(&self.store, &Path::from(key), &upload).await.map_err(|e| logged(&self.log, e))?;
         self.remove_tails(pending).await.map_err(|e| logged(&self.log, e))
@@ -194,8 +201,15 @@ impl Blobstore for S3Blobstore {
         self.store.head(&Path::from(key)).await.map(stored_blob).map_err(|e| self.fail(e))
     }
 
+    /// The multipart uploads in progress into keys under `prefix`, and the folders of tails
+    /// whose upload is gone.
     async fn pending_writes(&self, prefix: &str) -> Result<Vec<PendingWrite>, BlobError> {
-        self.uploads.list(&self.store, prefix).await.map_err(|e| logged(&self.log, e))
+        let mut writes =
+            self.uploads.list(&self.store, prefix).await.map_err(|e| logged(&self.log, e))?;
+        if prefix == DROPLETS_PREFIX {
+            writes.extend(self.orphan_tails(&writes).await.map_err(|e| logged(&self.log, e))?);
+        }
+        Ok(writes)
     }
 
     /// S3's CopyObject: done by the store, atomic, and visible only once complete.
@@ -212,8 +226,9 @@ impl Blobstore for S3Blobstore {
         key: &str,
         write: &ResumableWrite,
         bytes: BlobStream,
+        announced: Option<u64>,
     ) -> Result<Appended, BlobError> {
-        self.append_parts(key, write, bytes).await
+        self.append_parts(key, write, bytes, announced).await
     }
 
     async fn finish_resumable(&self, key: &str, write: &ResumableWrite) -> Result<(), BlobError> {

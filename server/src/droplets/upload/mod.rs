@@ -1,6 +1,7 @@
 //! `POST /v3/droplets/{guid}/upload`: the multipart body is parsed as it arrives, and the bits are
-//! fanned out, chunk by chunk, to the SHA-256 digest, the gzip/tar inspection and the blobstore,
-//! each on a thread of its own. Nothing holds the droplet in memory.
+//! fanned out, chunk by chunk, to their checks (`crate::inspection`: the SHA-256 digest, the
+//! gzip/tar inspection) and the blobstore, each on a thread of its own. Nothing holds the
+//! droplet in memory. `resumable` is the other way in: the bits in many requests.
 //!
 //! While the body streams in, the droplet stays `AWAITING_UPLOAD` under a lapsing upload claim
 //! (`claim`), so that an upload that never completes leaves nothing behind. Once the body is
@@ -10,26 +11,23 @@
 
 mod claim;
 mod form;
-mod gunzip;
-mod inspect;
-mod job;
-mod sink;
+pub mod job;
+pub mod resumable;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use droplet_api::{CfError, DropletState, UploadForm, UploadResource};
 use dropshot::ErrorStatusCode;
-use sha2::{Digest, Sha256};
 
 use crate::auth::{Access, Caller};
 use crate::blobstore::{BlobWriter, droplet_key};
 use crate::context::ServerContext;
+use crate::inspection::Checks;
 use crate::store::records::{DropletRecord, JobRecord, UPLOAD_OPERATION};
 use crate::time::now_secs;
 use claim::UploadClaim;
 use form::UploadFormReader;
-use sink::Sink;
 
 const ONLY_ONCE: &str = "Droplet may be uploaded only once. Create a new droplet to upload bits.";
 const IN_PROGRESS: &str =
@@ -37,6 +35,18 @@ const IN_PROGRESS: &str =
 
 /// Seconds a client turned away for want of an upload slot is told to wait.
 const RETRY_AFTER_SECS: u64 = 5;
+
+/// One of the slots of the upload bodies that may stream at once (`max_concurrent_uploads`),
+/// held while a body streams in; 503 when none is free (to be answered with `Retry-After`).
+fn upload_slot(ctx: &ServerContext) -> Result<tokio::sync::SemaphorePermit<'_>, CfError> {
+    ctx.upload_slots.try_acquire().map_err(|_| {
+        CfError::service_unavailable(format!(
+            "The server is receiving {} uploads at once, its limit (max_concurrent_uploads); \
+             try again in a moment.",
+            ctx.config.max_concurrent_uploads
+        ))
+    })
+}
 
 /// What became of an upload request.
 pub enum Received {
@@ -55,14 +65,9 @@ pub async fn receive(
     form: UploadForm,
 ) -> Result<Received, CfError> {
     // Held while the body streams in; the job that follows holds no slot.
-    let Ok(_slot) = ctx.upload_slots.try_acquire() else {
-        let detail = format!(
-            "The server is receiving {} uploads at once, its limit (max_concurrent_uploads); \
-             try again in a moment.",
-            ctx.config.max_concurrent_uploads
-        );
-        let error = CfError::service_unavailable(detail);
-        return Ok(Received::Busy { error, retry_after_secs: RETRY_AFTER_SECS });
+    let _slot = match upload_slot(ctx) {
+        Ok(slot) => slot,
+        Err(error) => return Ok(Received::Busy { error, retry_after_secs: RETRY_AFTER_SECS }),
     };
     let idle_timeout = Duration::from_secs(ctx.config.upload_idle_timeout_secs);
     let max_bytes = ctx.config.max_upload_bytes;
@@ -138,7 +143,7 @@ async fn receive_form(
     Ok((droplet, job))
 }
 
-/// Streams the bits part to the digests, the inspection and `blob`; then reads the rest of the
+/// Streams the bits part to the checks and `blob`; then reads the rest of the
 /// form. On failure the writer comes back with the error, for the caller to drop in its time.
 async fn stream_bits(
     ctx: &Arc<ServerContext>,
@@ -149,9 +154,7 @@ async fn stream_bits(
     early_resources: Option<Vec<UploadResource>>,
     reader: &mut UploadFormReader,
 ) -> Result<job::ReceivedBits, (CfError, Box<dyn BlobWriter>)> {
-    let resources_known = early_resources.clone().unwrap_or_default();
-    let mut sha256 = Sink::spawn(digest::<Sha256>);
-    let mut inspection = Sink::spawn(move |bits| inspect::inspect(bits, &resources_known));
+    let mut checks = Checks::start(early_resources.clone().unwrap_or_default());
     let streamed = async {
         // Recorded with the claim, so that if this process dies, whichever replica finds the
         // claim lapsed discards the write (dropping the writer does so while this process lives).
@@ -159,27 +162,15 @@ async fn stream_bits(
             return Err(only_once());
         }
         while let Some(chunk) = bits.next_chunk(reader).await? {
-            sha256.send(chunk.clone()).await;
-            inspection.send(chunk.clone()).await;
+            checks.feed(chunk.clone()).await;
             blob.write(chunk).await?;
         }
         reader.read_after_bits(bits, early_resources.is_some()).await
     };
     match streamed.await {
-        Ok(late_resources) => Ok(job::ReceivedBits { sha256, inspection, blob, late_resources }),
+        Ok(late_resources) => Ok(job::ReceivedBits { checks, blob, late_resources }),
         Err(error) => Err((error, blob)),
     }
-}
-
-/// Digests everything sent to the sink; returns the lowercase hex digest and the byte count.
-fn digest<D: Digest>(mut bits: sink::ChunkReader) -> (String, u64) {
-    let mut hasher = D::new();
-    let mut size = 0u64;
-    while let Some(chunk) = bits.next_chunk() {
-        size += chunk.len() as u64;
-        hasher.update(&chunk);
-    }
-    (hex::encode(hasher.finalize()), size)
 }
 
 fn only_once() -> CfError {

@@ -134,6 +134,8 @@ const MIGRATIONS: &[Migration] = &[
         created_ms BIGINT NOT NULL
     )",
     ),
+    // 13: a completed resumable upload names the job its bits went to, until it expires.
+    Migration::Portable("ALTER TABLE resumable_uploads ADD COLUMN job_guid TEXT"),
 ];
 
 impl MetadataStore {

@@ -5,7 +5,7 @@
 use droplet_api::DropletState;
 use uuid::Uuid;
 
-use super::ResumableUpload;
+use super::{RecordedAppend, ResumableUpload};
 use crate::store::records::{DELETE_OPERATION, JobRecord, UPLOAD_OPERATION};
 use crate::store::test_support::{TestDb, droplets};
 use crate::time::now_ms;
@@ -27,7 +27,13 @@ fn upload(droplet: Uuid, expires_ms: i64) -> ResumableUpload {
         write_name: format!("{}.resumable", Uuid::new_v4()),
         write: r#"{"name":"w","offset":0}"#.to_owned(),
         expires_ms,
+        job: None,
     }
+}
+
+/// An append from `from` to `to`, its write state `write`.
+fn append<'a>(from: u64, to: u64, write: &'a str) -> RecordedAppend<'a> {
+    RecordedAppend { from_offset: from, offset: to, write, expires_ms: now_ms() + 3_600_000 }
 }
 
 async fn an_upload_holds_its_droplet_and_takes_one_append_at_a_time(db: TestDb) {
@@ -50,9 +56,12 @@ async fn an_upload_holds_its_droplet_and_takes_one_append_at_a_time(db: TestDb) 
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
     assert!(store.hold_resumable_upload(first.id, a).await.unwrap());
     assert!(!store.hold_resumable_upload(first.id, b).await.unwrap(), "held by a");
-    assert!(!store.record_append(first.id, b, 0, 10, "b").await.unwrap(), "b holds nothing");
-    assert!(!store.record_append(first.id, a, 5, 10, "a").await.unwrap(), "not at offset 5");
-    assert!(store.record_append(first.id, a, 0, 400, "after a").await.unwrap());
+    assert!(
+        !store.record_append(first.id, b, &append(0, 10, "b")).await.unwrap(),
+        "b holds nothing"
+    );
+    assert!(!store.record_append(first.id, a, &append(5, 10, "a")).await.unwrap(), "not at 5");
+    assert!(store.record_append(first.id, a, &append(0, 400, "after a")).await.unwrap());
     let now = store.resumable_upload(droplet, first.id).await.unwrap().unwrap();
     assert_eq!((now.offset, now.write.as_str()), (400, "after a"));
     // Recording let go of it; so does a refused append.
@@ -61,10 +70,43 @@ async fn an_upload_holds_its_droplet_and_takes_one_append_at_a_time(db: TestDb) 
     assert!(store.hold_resumable_upload(first.id, a).await.unwrap());
     store.let_go_of_resumable_upload(first.id, a).await.unwrap();
 
-    // Complete: its bits become the droplet's job, and the upload is over.
+    // A holder that lost its hold (a lapsed lease, taken over) renews nothing.
+    assert!(store.hold_resumable_upload(first.id, a).await.unwrap());
+    assert!(store.renew_resumable_hold(first.id, a).await.unwrap());
+    assert!(!store.renew_resumable_hold(first.id, b).await.unwrap());
+    // A restart on SQLite lets go of every hold: no request of the dead process appends.
+    store.release_every_resumable_hold().await.unwrap();
+    assert!(store.hold_resumable_upload(first.id, b).await.unwrap());
+
+    // The last append and the job in one: the row names the job until it expires.
     let job = JobRecord::new(UPLOAD_OPERATION, droplet, 1);
-    assert!(store.start_upload_job(droplet, first.id, &job).await.unwrap());
-    assert_eq!(store.resumable_upload(droplet, first.id).await.unwrap(), None);
+    let last = append(400, 1000, "whole");
+    assert!(!store.record_last_append(&first, a, &last, &job).await.unwrap(), "b holds it");
+    assert!(store.record_last_append(&first, b, &last, &job).await.unwrap());
+    let complete = store.resumable_upload(droplet, first.id).await.unwrap().unwrap();
+    assert_eq!((complete.offset, complete.job), (1000, Some(job.guid)));
+    assert_eq!(store.resumable_upload_of_job(job.guid).await.unwrap(), Some(complete));
+    let state = store.droplet(droplet).await.unwrap().unwrap().state;
+    assert_eq!(state, DropletState::ProcessingUpload);
+    assert!(!store.hold_resumable_upload(first.id, a).await.unwrap(), "a complete upload");
+    assert_eq!(store.remove_ended_uploads().await.unwrap(), 0, "not expired yet");
+    db.remove().await;
+}
+
+async fn an_expired_complete_upload_is_removed(db: TestDb) {
+    let store = &db.store;
+    let droplet = awaiting_droplet(&db).await;
+    let upload = upload(droplet, now_ms() + 3_600_000);
+    assert!(store.create_resumable_upload(&upload).await.unwrap());
+    let (holder, job) = (Uuid::new_v4(), JobRecord::new(UPLOAD_OPERATION, droplet, 1));
+    assert!(store.hold_resumable_upload(upload.id, holder).await.unwrap());
+    let last = RecordedAppend { expires_ms: now_ms() - 1, ..append(0, 1000, "whole") };
+    assert!(store.record_last_append(&upload, holder, &last, &job).await.unwrap());
+    assert_eq!(store.resumable_upload(droplet, upload.id).await.unwrap(), None, "expired");
+    // Recovery can still redo its job from it until it is removed.
+    assert!(store.resumable_upload_of_job(job.guid).await.unwrap().is_some());
+    assert_eq!(store.remove_ended_uploads().await.unwrap(), 1);
+    assert_eq!(store.resumable_upload_of_job(job.guid).await.unwrap(), None);
     db.remove().await;
 }
 
@@ -111,4 +153,14 @@ async fn sqlite_an_expired_upload_is_recovered_and_leaves_nothing() {
 #[tokio::test]
 async fn postgres_an_expired_upload_is_recovered_and_leaves_nothing() {
     an_expired_upload_is_recovered_and_leaves_nothing(TestDb::postgres(None).await).await;
+}
+
+#[tokio::test]
+async fn sqlite_an_expired_complete_upload_is_removed() {
+    an_expired_complete_upload_is_removed(TestDb::sqlite(None).await).await;
+}
+
+#[tokio::test]
+async fn postgres_an_expired_complete_upload_is_removed() {
+    an_expired_complete_upload_is_removed(TestDb::postgres(None).await).await;
 }
