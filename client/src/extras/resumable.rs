@@ -188,7 +188,37 @@ impl Client {
                 progress(position, length);
             }
         });
-        Ok(reqwest::Body::wrap_stream(stream))
+        Ok(reqwest::Body::wrap(Sized { stream, len: size }))
+    }
+}
+
+/// A body of `len` bytes from `stream`, sent with its `Content-Length` rather than chunked: as
+/// tus clients send an append, so that proxies that want a length pass it and an S3 store can
+/// cut the append into parts of one size.
+struct Sized<S> {
+    stream: S,
+    len: u64,
+}
+
+impl<S> http_body::Body for Sized<S>
+where
+    S: futures::Stream<Item = std::io::Result<Bytes>> + Unpin,
+{
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        use futures::StreamExt;
+        self.stream
+            .poll_next_unpin(context)
+            .map(|item| item.map(|chunk| chunk.map(http_body::Frame::data)))
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.len)
     }
 }
 

@@ -28,7 +28,12 @@ fn quick() -> ResumeOptions {
 async fn the_client_resumes_through_a_link_that_breaks() {
     let server = TestServer::start();
     let proxy = CuttingProxy::start(server.addr, 400 * 1024, 2);
-    let client = Client::for_transfers(&proxy.url, &server.token(&[READ, WRITE])).unwrap();
+    // A connection per request, so that the proxy sees the head of each.
+    let mut headers = reqwest::header::HeaderMap::new();
+    let bearer = format!("bearer {}", server.token(&[READ, WRITE]));
+    headers.insert("authorization", bearer.parse().unwrap());
+    let http = reqwest::Client::builder().default_headers(headers).pool_max_idle_per_host(0);
+    let client = Client::new_with_client(&proxy.url, http.build().unwrap());
     let (guid, bits) = droplet_and_bits(&server, 1500).await;
     let reported = Arc::new(AtomicU64::new(0));
     let seen = reported.clone();
@@ -39,6 +44,13 @@ async fn the_client_resumes_through_a_link_that_breaks() {
     let report = client.upload_file_with(droplet, file_of(&server, &bits), options).await;
     let report = report.expect("the upload resumed to its end");
     assert_eq!(proxy.cut(), 2, "the link broke twice");
+    // Each append announced its length, as tus clients do (not chunked).
+    let appends: Vec<String> =
+        proxy.heads().into_iter().filter(|head| head.starts_with("patch ")).collect();
+    assert!(appends.len() >= 3, "{appends:?}");
+    for head in &appends {
+        assert!(head.contains("\r\ncontent-length: "), "{head}");
+    }
     assert_eq!(report.sent_sha256, sha256_hex(&bits));
     assert_eq!(report.staged_sha256, sha256_hex(&bits));
     assert_eq!(report.bytes, bits.len() as u64);
